@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by every binary: clocks, ids, bounded string copy. */
+#ifndef BATON_UTIL_H
+#define BATON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BATON_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BATON_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* CLOCK_MONOTONIC in ms / ns. Not affected by wall-clock steps. */
+uint64_t baton_mono_ms(void);
+uint64_t baton_mono_ns(void);
+/* CLOCK_REALTIME in ms since the epoch; for display and expiry of signed commands only. */
+uint64_t baton_wall_ms(void);
+
+/* Copy @src into @dst of size @n, always NUL-terminated. Returns false if truncated. */
+bool baton_strlcpy(char *dst, const char *src, size_t n);
+
+/* A new random command id: 32 lowercase hex chars (128 bits from libsodium). */
+#define BATON_ID_LEN 33
+void baton_random_id(char out[BATON_ID_LEN]);
+
+/* Lowercase hex of @len bytes into @out (size >= 2*len+1). */
+void baton_hex(char *out, const uint8_t *in, size_t len);
+
+/* Parse "a.b.c.d:port" (IPv4 literal, as libraft 0.15 requires).
+ * Returns 0 and fills @ret_host (>= 16 bytes) / @ret_port, or -EINVAL. */
+int baton_parse_ipv4_port(const char *s, char *ret_host, size_t hostlen, int *ret_port);
+
+#endif
