@@ -17,6 +17,11 @@ raft_index baton_raft_commit_index(const struct raft *r)
 	return r->commit_index;
 }
 
+raft_id baton_raft_self_id(const struct raft *r)
+{
+	return r->id;
+}
+
 raft_term baton_raft_term(const struct raft *r)
 {
 	return r->current_term;

@@ -18,6 +18,7 @@ raft_index baton_raft_applying_index(const struct raft *r);
 raft_index baton_raft_last_applied(const struct raft *r);
 raft_index baton_raft_commit_index(const struct raft *r);
 raft_term baton_raft_term(const struct raft *r);
+raft_id baton_raft_self_id(const struct raft *r);
 /* Term of the entry at @index in the in-memory log, 0 if not there
  * (compacted into a snapshot or beyond the end). */
 raft_term baton_raft_term_of(const struct raft *r, raft_index index);

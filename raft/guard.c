@@ -238,3 +238,31 @@ raft_time baton_guard_last_recv(const struct baton_guard *g, raft_id id)
 			return g->peers[i].last_recv;
 	return 0;
 }
+
+raft_id baton_guard_transfer_target(const struct baton_guard *g, const raft_id *avoid, unsigned n_avoid,
+				    unsigned window_ms)
+{
+	struct raft *r = g->raft;
+	raft_index last = raft_last_index(r);
+	raft_time now = g->inner->time(g->inner);
+	raft_id fallback = 0;
+
+	for (unsigned i = 0; i < baton_raft_n_servers(r); i++) {
+		struct baton_raft_peer p;
+		raft_time heard;
+		bool avoided = false;
+
+		baton_raft_server(r, i, &p);
+		heard = baton_guard_last_recv(g, p.id);
+		if (p.id == baton_raft_self_id(r) || p.role != RAFT_VOTER || p.match_index != last || heard == 0 ||
+		    now - heard > window_ms)
+			continue;
+		for (unsigned j = 0; j < n_avoid; j++)
+			avoided = avoided || avoid[j] == p.id;
+		if (!avoided)
+			return p.id;
+		if (fallback == 0)
+			fallback = p.id;
+	}
+	return fallback;
+}

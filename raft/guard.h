@@ -68,6 +68,13 @@ void baton_guard_check(struct baton_guard *g);
 /* Leader whose own-term barrier has been applied (always true for a leader
  * when BATON_GUARD_BARRIER is off). */
 bool baton_guard_leader_ready(const struct baton_guard *g);
+/* Choose a leadership-transfer target for the leader: a voter other than
+ * itself whose log matches the leader's last index and that was heard from
+ * within @window_ms. Voters listed in @avoid (witnesses) are taken only when
+ * no other qualifies. 0 if none. Choosing ourselves matters: raft_transfer(0)
+ * in 0.15 may pick a dead or lagging voter (notes/raft-0.15.md §8). */
+raft_id baton_guard_transfer_target(const struct baton_guard *g, const raft_id *avoid, unsigned n_avoid,
+				    unsigned window_ms);
 /* io->time() when @id was last heard from, 0 if never. */
 raft_time baton_guard_last_recv(const struct baton_guard *g, raft_id id);
 
