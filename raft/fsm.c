@@ -597,17 +597,80 @@ static int dispatch(struct apply_ctx *c)
 
 /* ------------------------------------------------------------ codec, dedupe */
 
+/* Every raft entry and snapshot is framed: "BTN" + format version, the payload
+ * length (u32 little-endian), the payload, zero padding to a multiple of 8.
+ * The padding is not optional: libraft 0.15's uv backend lays entries out in
+ * 8-byte units and an entry whose length is not a multiple of 8 shifts the
+ * entries after it in a batch (canonical/raft#189; seen here as a follower
+ * decoding an entry 4 bytes off). The length lets the decoder ignore the
+ * padding exactly. */
+#define FRAME_HDR 8
+static const uint8_t frame_magic[4] = {'B', 'T', 'N', 1};
+
+static int frame(void *payload, size_t len, void **ret_buf, size_t *ret_len)
+{
+	size_t total = (FRAME_HDR + len + 7) & ~(size_t)7;
+	uint8_t *out;
+
+	if (len > UINT32_MAX) {
+		free(payload);
+		return -EMSGSIZE;
+	}
+	out = calloc(1, total);
+	if (out == NULL) {
+		free(payload);
+		return -ENOMEM;
+	}
+	memcpy(out, frame_magic, 4);
+	for (int i = 0; i < 4; i++)
+		out[4 + i] = (uint8_t)(len >> (8 * i));
+	memcpy(out + FRAME_HDR, payload, len);
+	free(payload);
+	*ret_buf = out;
+	*ret_len = total;
+	return 0;
+}
+
+/* The payload inside a frame, or NULL with a reason. */
+static const uint8_t *unframe(const void *buf, size_t len, size_t *ret_len, char *errbuf, size_t errlen)
+{
+	const uint8_t *b = buf;
+	size_t plen = 0;
+
+	if (len < FRAME_HDR || memcmp(b, frame_magic, 3) != 0) {
+		snprintf(errbuf, errlen, "%zu bytes without a baton frame header", len);
+		return NULL;
+	}
+	if (b[3] != frame_magic[3]) {
+		snprintf(errbuf, errlen, "frame format %u not supported (this build reads %u)", b[3], frame_magic[3]);
+		return NULL;
+	}
+	for (int i = 0; i < 4; i++)
+		plen |= (size_t)b[4 + i] << (8 * i);
+	if (plen > len - FRAME_HDR) {
+		snprintf(errbuf, errlen, "frame says %zu payload bytes but only %zu follow", plen, len - FRAME_HDR);
+		return NULL;
+	}
+	*ret_len = plen;
+	return b + FRAME_HDR;
+}
+
 Baton__Command *baton_fsm_decode(const void *buf, size_t len, char *errbuf, size_t errlen)
 {
 	Baton__Command *cmd;
+	const uint8_t *payload;
+	size_t plen;
 
 	if (len > BATON_FSM_MAX_ENTRY) {
 		snprintf(errbuf, errlen, "command of %zu bytes exceeds the %u byte limit", len, BATON_FSM_MAX_ENTRY);
 		return NULL;
 	}
-	cmd = baton__command__unpack(NULL, len, buf);
+	payload = unframe(buf, len, &plen, errbuf, errlen);
+	if (payload == NULL)
+		return NULL;
+	cmd = baton__command__unpack(NULL, plen, payload);
 	if (cmd == NULL) {
-		snprintf(errbuf, errlen, "command of %zu bytes is not a valid baton.Command protobuf", len);
+		snprintf(errbuf, errlen, "command of %zu bytes is not a valid baton.Command protobuf", plen);
 		return NULL;
 	}
 	if (cmd->cmd_id == NULL || cmd->cmd_id[0] == '\0' || strlen(cmd->cmd_id) >= BATON_NAME_MAX) {
@@ -620,9 +683,16 @@ Baton__Command *baton_fsm_decode(const void *buf, size_t len, char *errbuf, size
 
 int baton_fsm_encode(const Baton__Command *cmd, void **ret_buf, size_t *ret_len)
 {
+	void *payload;
+	size_t len;
+	int rv;
+
 	if (cmd->cmd_id == NULL || cmd->cmd_id[0] == '\0')
 		return -EINVAL;
-	return baton_pb_pack(&cmd->base, ret_buf, ret_len);
+	rv = baton_pb_pack(&cmd->base, &payload, &len);
+	if (rv != 0)
+		return rv;
+	return frame(payload, len, ret_buf, ret_len);
 }
 
 static bool dedupe_lookup(struct baton_fsm *f, const char *cmd_id, struct baton_fsm_result *ret)
@@ -924,6 +994,8 @@ int baton_fsm_snapshot(struct baton_fsm *f, uint64_t index, void **ret_buf, size
 		snap->applied = (Baton__AppliedCommand **)cmds.items;
 	}
 	rv = baton_pb_pack(&snap->base, ret_buf, ret_len);
+	if (rv == 0)
+		rv = frame(*ret_buf, *ret_len, ret_buf, ret_len);
 out:
 	for (size_t i = 0; i < hist.n; i++)
 		baton__history_event__free_unpacked(hist.items[i], NULL);
@@ -945,9 +1017,18 @@ int baton_fsm_restore(struct baton_fsm *f, const void *buf, size_t len)
 	struct baton_store_txn *t = NULL;
 	int rv;
 
-	snap = baton__snapshot__unpack(NULL, len, buf);
+	const uint8_t *payload;
+	size_t plen;
+	char err[128];
+
+	payload = unframe(buf, len, &plen, err, sizeof err);
+	if (payload == NULL) {
+		snprintf(f->errmsg, sizeof f->errmsg, "restore: snapshot: %s", err);
+		return -EINVAL;
+	}
+	snap = baton__snapshot__unpack(NULL, plen, payload);
 	if (snap == NULL) {
-		snprintf(f->errmsg, sizeof f->errmsg, "restore: snapshot of %zu bytes is not a valid baton.Snapshot", len);
+		snprintf(f->errmsg, sizeof f->errmsg, "restore: snapshot of %zu bytes is not a valid baton.Snapshot", plen);
 		return -EINVAL;
 	}
 	if (snap->applied_index <= f->st->applied_index) {

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/* batond's HTTP API. JSON out (jansson), read-only for now:
+ *   GET /v1/status    this node, the raft view, members, fault tolerance, groups
+ *   GET /v1/active    200 where this node's region holds the baton, else 503
+ *   GET /v1/standby   200 where this node's region is a standby, else 503
+ *   GET /v1/history   ?since=SEQ&limit=N: replicated history, oldest first
+ *   GET /metrics      Prometheus text
+ * /v1/active and /v1/standby fail closed: a node that cannot vouch for the
+ * cluster state (no leader heard, or behind) answers 503 to both. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+#include "util.h"
+
+static void respond_json(struct baton_http_exchange *ex, int status, json_t *j)
+{
+	char *body = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	if (body == NULL) {
+		baton_http_respond(ex, 500, "text/plain", "out of memory\n", 14, NULL);
+		return;
+	}
+	size_t len = strlen(body);
+	body = realloc(body, len + 2);
+	body[len] = '\n';
+	baton_http_respond(ex, status, "application/json", body, len + 1, NULL);
+	free(body);
+}
+
+static void respond_error(struct baton_http_exchange *ex, int status, const char *msg)
+{
+	respond_json(ex, status, json_pack("{s:s}", "error", msg));
+}
+
+/* Value of @key in a query string "a=1&b=2", copied into @out. */
+static bool query_param(const char *query, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t vlen = len - klen - 1;
+			if (vlen >= outlen)
+				vlen = outlen - 1;
+			memcpy(out, p + klen + 1, vlen);
+			out[vlen] = '\0';
+			return true;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return false;
+}
+
+static const char *transition_state_name(int s)
+{
+	switch (s) {
+	case BATON__TRANSITION_STATE__TRANSITION_RUNNING:
+		return "running";
+	case BATON__TRANSITION_STATE__TRANSITION_DONE:
+		return "done";
+	case BATON__TRANSITION_STATE__TRANSITION_FAILED:
+		return "failed";
+	case BATON__TRANSITION_STATE__TRANSITION_ABORTED:
+		return "aborted";
+	}
+	return "none";
+}
+
+static const char *step_state_name(int s)
+{
+	static const char *names[] = {"pending", "running", "done", "failed", "skipped"};
+	return s >= 0 && s < 5 ? names[s] : "?";
+}
+
+static json_t *transition_json(const struct baton_transition_state *t)
+{
+	json_t *steps = json_array();
+
+	for (unsigned i = 0; i < t->n_steps; i++) {
+		const struct baton_step_state *s = &t->steps[i];
+		json_array_append_new(steps, json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "name", s->name, "driver",
+						       s->driver, "state", step_state_name(s->state), "attempts",
+						       (int)s->attempts, "error", s->error, "duration_ms",
+						       (json_int_t)s->duration_ms, "started_at_ms",
+						       (json_int_t)s->started_at_ms));
+	}
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:o}", "id", t->id, "kind",
+			 t->kind == 0 ? "failover" : t->kind == 1 ? "switchover" : t->kind == 2 ? "failback" : "drill",
+			 "from", t->from, "to", t->to, "reason", t->reason, "state", transition_state_name(t->state),
+			 "drill", t->drill, "epoch", (json_int_t)t->epoch, "started_at_ms", (json_int_t)t->started_at_ms,
+			 "ended_at_ms", (json_int_t)t->ended_at_ms, "steps", steps);
+}
+
+static json_t *member_name_json(struct baton_node *n, uint32_t id)
+{
+	const struct baton_member_config *m = id ? baton_config_member(&n->cfg.cluster, id) : NULL;
+
+	if (m == NULL)
+		return json_null();
+	return json_pack("{s:i,s:s,s:s}", "id", (int)m->id, "name", m->name, "api", m->api);
+}
+
+static json_t *status_json(struct baton_node *n)
+{
+	struct baton_member_status st;
+	const struct baton_fsm_state *fs = n->fsm.st;
+	bool leader = false;
+	json_t *members = json_array(), *groups = json_array(), *root;
+	int voters = 0, reachable = 0;
+	bool have_reach = fs->n_reach > 0;
+
+	baton_member_status(&n->member, &st);
+	leader = st.role == BATON_ROLE_LEADER;
+	for (unsigned i = 0; i < n->cfg.cluster.n_members; i++) {
+		const struct baton_member_config *mc = &n->cfg.cluster.members[i];
+		const char *role = "follower";
+		json_t *reach = json_null();
+		json_t *heard = json_null();
+
+		if (mc->id == st.leader_id)
+			role = "leader";
+		if (mc->id == n->cfg.node.id)
+			role = baton_role_name(st.role);
+		/* Whether the leader hears from it: live on the leader, the last
+		 * committed view everywhere else. */
+		for (unsigned j = 0; j < st.n; j++)
+			if (st.members[j].id == mc->id) {
+				if (leader)
+					reach = json_boolean(st.members[j].reachable);
+				if (st.members[j].last_heard_ms_ago != UINT64_MAX)
+					heard = json_integer((json_int_t)st.members[j].last_heard_ms_ago);
+			}
+		if (!leader)
+			for (unsigned j = 0; j < fs->n_reach; j++)
+				if (fs->reach[j].id == mc->id)
+					reach = json_boolean(fs->reach[j].reachable);
+		voters++;
+		if (json_is_true(reach) || (!have_reach && !leader && false))
+			reachable++;
+		json_array_append_new(members, json_pack("{s:i,s:s,s:s?,s:b,s:s,s:s,s:s,s:o,s:o}", "id", (int)mc->id, "name",
+							 mc->name, "region", mc->witness ? NULL : mc->region, "witness",
+							 mc->witness, "role", role, "raft", mc->raft, "api", mc->api,
+							 "leader_hears_from", reach, "last_heard_ms", heard));
+	}
+	for (unsigned i = 0; i < fs->n_groups; i++) {
+		const struct baton_group_state *g = &fs->groups[i];
+		json_t *regions = json_array();
+		for (unsigned j = 0; j < g->n_regions; j++)
+			json_array_append_new(regions, json_pack("{s:s,s:i,s:b}", "name", g->regions[j].name, "priority",
+								 (int)g->regions[j].priority, "active",
+								 strcmp(g->regions[j].name, g->active) == 0));
+		json_array_append_new(
+			groups, json_pack("{s:s,s:I,s:s?,s:s?,s:b,s:s?,s:s?,s:o,s:o}", "name", g->name, "epoch",
+					  (json_int_t)g->epoch, "active_region", g->active[0] ? g->active : NULL,
+					  "previous_region", g->previous[0] ? g->previous : NULL, "frozen", g->frozen,
+					  "frozen_by", g->frozen ? g->frozen_by : NULL, "frozen_reason",
+					  g->frozen ? g->frozen_reason : NULL, "transition",
+					  g->has_transition ? transition_json(&g->tr) : json_null(), "regions", regions));
+	}
+	int majority = voters / 2 + 1;
+	json_t *tolerance;
+	if (leader)
+		tolerance = json_pack("{s:i,s:i,s:i,s:i,s:s}", "voters", st.voters, "reachable_voters",
+				      st.reachable_voters, "quorum", majority, "losses_survivable", st.losses_survivable,
+				      "as_seen_by", n->cfg.self->name);
+	else if (have_reach) {
+		const struct baton_member_config *l = baton_node_leader(n);
+		tolerance = json_pack("{s:i,s:i,s:i,s:i,s:s}", "voters", voters, "reachable_voters", reachable, "quorum",
+				      majority, "losses_survivable", reachable - majority, "as_seen_by",
+				      l != NULL ? l->name : "the last leader (committed view)");
+	} else
+		tolerance = json_pack("{s:i,s:i,s:n,s:n}", "voters", voters, "quorum", majority, "reachable_voters",
+				      "losses_survivable");
+	root = json_pack("{s:s,s:{s:i,s:s,s:s?,s:b,s:b},s:{s:s,s:I,s:o,s:b,s:I,s:I,s:I,s:s,s:I},s:o,s:o,s:o,s:{s:I,s:s,s:I,s:s?,s:b}}",
+			 "cluster", n->cfg.cluster.id,
+			 "node", "id", (int)n->cfg.node.id, "name", n->cfg.self->name, "region",
+			 n->cfg.self->witness ? NULL : n->cfg.self->region, "witness", n->cfg.self->witness, "caught_up",
+			 baton_node_caught_up(n),
+			 "raft", "role", baton_role_name(st.role), "term", (json_int_t)st.term, "leader",
+			 member_name_json(n, st.leader_id), "leader_ready", st.leader_ready, "commit_index",
+			 (json_int_t)st.commit_index, "applied_index", (json_int_t)st.applied_index, "last_index",
+			 (json_int_t)st.last_index, "transport", "plaintext (run peers over a private link)",
+			 "fig8_acks_clamped", (json_int_t)st.clamped,
+			 "members", members, "fault_tolerance", tolerance, "groups", groups,
+			 "config", "generation", (json_int_t)n->cfg.cluster.generation, "hash", n->cluster_hash,
+			 "cluster_generation", (json_int_t)fs->generation, "cluster_hash",
+			 fs->conf_hash[0] ? fs->conf_hash : NULL, "matches",
+			 fs->generation == 0 || (fs->generation == n->cfg.cluster.generation &&
+						 strcmp(fs->conf_hash, n->cluster_hash) == 0));
+	return root;
+}
+
+/* GET /v1/active and /v1/standby: answers for this node's region. */
+static void region_check(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req,
+			 bool want_active)
+{
+	char group[BATON_NAME_LEN] = "";
+	const struct baton_group_state *g;
+	const char *why = NULL;
+	bool active, running;
+
+	(void)query_param(req->query, "group", group, sizeof group);
+	g = baton_fsm_group(&n->fsm, group);
+	if (n->cfg.self->witness)
+		why = "a witness has no region";
+	else if (g == NULL)
+		why = "unknown group";
+	else if (!baton_node_caught_up(n))
+		why = "this node cannot vouch for the cluster state (no leader heard, or behind)";
+	if (why != NULL) {
+		respond_json(ex, 503, json_pack("{s:s,s:s}", "region", n->cfg.self->region, "reason", why));
+		return;
+	}
+	active = strcmp(g->active, n->cfg.self->region) == 0;
+	running = g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING && !g->tr.drill;
+	bool ok = want_active ? active && !running : !active && g->active[0] != '\0';
+	respond_json(ex, ok ? 200 : 503,
+		     json_pack("{s:s,s:s,s:s?,s:I,s:b,s:b}", "region", n->cfg.self->region, "group", g->name,
+			       "active_region", g->active[0] ? g->active : NULL, "epoch", (json_int_t)g->epoch, "active",
+			       active, "transition_running", running));
+}
+
+static void history_event_json(void *data, const Baton__HistoryEvent *ev)
+{
+	json_array_append_new((json_t *)data,
+			      json_pack("{s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "seq", (json_int_t)ev->seq, "index",
+					(json_int_t)ev->index, "at_ms", (json_int_t)ev->at_ms, "group",
+					ev->group ? ev->group : "", "kind", ev->kind ? ev->kind : "", "outcome",
+					ev->outcome ? ev->outcome : "", "text", ev->text ? ev->text : "", "epoch",
+					(json_int_t)ev->epoch, "by", ev->by ? ev->by : "", "cmd_id",
+					ev->cmd_id ? ev->cmd_id : ""));
+}
+
+static void history(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req)
+{
+	char buf[32];
+	unsigned long long since = 0, limit = 500;
+	json_t *events = json_array();
+
+	if (query_param(req->query, "since", buf, sizeof buf))
+		since = strtoull(buf, NULL, 10);
+	if (query_param(req->query, "limit", buf, sizeof buf))
+		limit = strtoull(buf, NULL, 10);
+	if (limit == 0 || limit > 10000)
+		limit = 10000;
+	if (baton_fsm_history(&n->fsm, since, (unsigned)limit, history_event_json, events) != 0) {
+		json_decref(events);
+		respond_error(ex, 500, "history unreadable");
+		return;
+	}
+	respond_json(ex, 200, json_pack("{s:o,s:I}", "events", events, "next", (json_int_t)n->fsm.st->history_next));
+}
+
+static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
+{
+	struct baton_member_status st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL) {
+		baton_http_respond(ex, 500, "text/plain", "out of memory\n", 14, NULL);
+		return;
+	}
+	baton_member_status(&n->member, &st);
+	fprintf(f, "# HELP baton_raft_term Current raft term.\n# TYPE baton_raft_term gauge\nbaton_raft_term %" PRIu64 "\n",
+		st.term);
+	fprintf(f, "# HELP baton_raft_role 1 for the role this node has.\n# TYPE baton_raft_role gauge\n");
+	for (int r = 0; r <= BATON_ROLE_LEADER; r++)
+		fprintf(f, "baton_raft_role{role=\"%s\"} %d\n", baton_role_name(r), st.role == r);
+	fprintf(f, "# TYPE baton_raft_leader_ready gauge\nbaton_raft_leader_ready %d\n", st.leader_ready);
+	fprintf(f, "# TYPE baton_raft_commit_index gauge\nbaton_raft_commit_index %" PRIu64 "\n", st.commit_index);
+	fprintf(f, "# TYPE baton_raft_applied_index gauge\nbaton_raft_applied_index %" PRIu64 "\n", st.applied_index);
+	fprintf(f, "# HELP baton_raft_commit_lag Entries committed but not yet applied here.\n# TYPE baton_raft_commit_lag gauge\n"
+		   "baton_raft_commit_lag %" PRIu64 "\n",
+		st.commit_index > st.applied_index ? st.commit_index - st.applied_index : 0);
+	fprintf(f, "# HELP baton_raft_has_leader Whether this node knows a leader.\n# TYPE baton_raft_has_leader gauge\n"
+		   "baton_raft_has_leader %d\n",
+		st.leader_id != 0);
+	fprintf(f, "# HELP baton_fig8_acks_clamped_total Follower acknowledgements lowered by the commit guard.\n"
+		   "# TYPE baton_fig8_acks_clamped_total counter\nbaton_fig8_acks_clamped_total %" PRIu64 "\n",
+		st.clamped);
+	fprintf(f, "# HELP baton_epoch Fencing epoch of each group.\n# TYPE baton_epoch gauge\n");
+	for (unsigned i = 0; i < n->fsm.st->n_groups; i++)
+		fprintf(f, "baton_epoch{group=\"%s\"} %" PRIu64 "\n", n->fsm.st->groups[i].name, n->fsm.st->groups[i].epoch);
+	fprintf(f, "# HELP baton_active_region 1 for the active region of each group.\n# TYPE baton_active_region gauge\n");
+	for (unsigned i = 0; i < n->fsm.st->n_groups; i++) {
+		const struct baton_group_state *g = &n->fsm.st->groups[i];
+		for (unsigned j = 0; j < g->n_regions; j++)
+			fprintf(f, "baton_active_region{group=\"%s\",region=\"%s\"} %d\n", g->name, g->regions[j].name,
+				strcmp(g->regions[j].name, g->active) == 0);
+	}
+	fprintf(f, "# TYPE baton_frozen gauge\n");
+	for (unsigned i = 0; i < n->fsm.st->n_groups; i++)
+		fprintf(f, "baton_frozen{group=\"%s\"} %d\n", n->fsm.st->groups[i].name, n->fsm.st->groups[i].frozen);
+	fclose(f);
+	baton_http_respond(ex, 200, "text/plain; version=0.0.4", buf, len, NULL);
+	free(buf);
+}
+
+void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct baton_http_request *req)
+{
+	struct baton_node *n = ctx;
+	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+
+	if (strcmp(req->path, "/v1/status") == 0 && get)
+		respond_json(ex, 200, status_json(n));
+	else if (strcmp(req->path, "/v1/active") == 0 && get)
+		region_check(n, ex, req, true);
+	else if (strcmp(req->path, "/v1/standby") == 0 && get)
+		region_check(n, ex, req, false);
+	else if (strcmp(req->path, "/v1/history") == 0 && get)
+		history(n, ex, req);
+	else if (strcmp(req->path, "/metrics") == 0 && get)
+		metrics(n, ex);
+	else if (strcmp(req->path, "/v1/status") == 0 || strcmp(req->path, "/v1/active") == 0 ||
+		 strcmp(req->path, "/v1/standby") == 0 || strcmp(req->path, "/v1/history") == 0 ||
+		 strcmp(req->path, "/metrics") == 0)
+		baton_http_respond(ex, 405, "application/json", "{\"error\":\"method not allowed\"}\n", 31,
+				   "Allow: GET, HEAD\r\n");
+	else
+		respond_error(ex, 404, "no such endpoint");
+}

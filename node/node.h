@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* batond / baton-witness: one coordinator process on one libuv loop.
+ *
+ * Data flow: HTTP API and timers -> decisions -> proposals through the raft
+ * member -> FSM apply -> reactions (on_apply). The node owns the loop, the
+ * config, the FSM, the raft member and the HTTP server. */
+#ifndef BATON_NODE_H
+#define BATON_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fsm.h"
+#include "http_server.h"
+#include "member.h"
+
+#define BATON_EXIT_CONFIG 78 /* EX_CONFIG: bad or mismatched configuration */
+
+struct baton_node {
+	uv_loop_t *loop;
+	struct baton_config cfg;
+	char cluster_hash[65];
+	bool witness;
+	struct baton_fsm fsm;
+	struct baton_member member;
+	struct baton_http_server http;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t tick;
+	int lock_fd;
+	uint64_t started_ms;
+	bool member_inited, http_inited;
+	bool stopping;
+	int exit_code;
+	unsigned pending_closes;
+	/* leader duties, reset at every new term */
+	uint64_t duties_term;
+	bool config_done, config_pending, activate_pending, reach_pending;
+	/* readiness reported to systemd */
+	bool notified_ready;
+	char last_status[160];
+	uint64_t watchdog_ms, last_watchdog_ms;
+};
+
+/* Parse argv, run until stopped, return the process exit code. */
+int baton_node_main(int argc, char **argv, bool witness);
+
+/* HTTP API (api.c). */
+void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct baton_http_request *req);
+/* Whether this node may answer for the cluster's state: a ready leader, or
+ * a follower that hears a leader and has applied what it knows is committed. */
+bool baton_node_caught_up(struct baton_node *n);
+/* The member config of the current leader, or NULL. */
+const struct baton_member_config *baton_node_leader(struct baton_node *n);
+
+#endif
