@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@
 #define TICK_MS 200
 
 static void node_stop(struct baton_node *n, int exit_code);
+static void node_request_stop(struct baton_node *n, int exit_code);
 
 /* ------------------------------------------------------------- leader info */
 
@@ -81,7 +85,7 @@ static bool check_config_agreement(struct baton_node *n)
 			 "the cluster runs a newer cluster section than this node's; update this node's config",
 			 "generation=%llu cluster_generation=%llu", (unsigned long long)mine,
 			 (unsigned long long)st->generation);
-	node_stop(n, BATON_EXIT_CONFIG);
+	node_request_stop(n, BATON_EXIT_CONFIG);
 	return false;
 }
 
@@ -123,7 +127,7 @@ static void config_cb(void *data, int status, const struct baton_fsm_result *res
 	if (res->code == BATON_FSM_CONFLICT) {
 		log_crit("config", "this node's cluster section conflicts with the committed one", "reason=\"%s\"",
 			 res->message);
-		node_stop(n, BATON_EXIT_CONFIG);
+		node_request_stop(n, BATON_EXIT_CONFIG);
 		return;
 	}
 	n->config_done = true;
@@ -250,7 +254,7 @@ static void leader_duties(struct baton_node *n)
 {
 	struct baton_member_status st;
 
-	if (n->stopping || !baton_member_is_ready_leader(&n->member))
+	if (n->stopping || n->stop_requested || !baton_member_is_ready_leader(&n->member))
 		return;
 	baton_member_status(&n->member, &st);
 	if (n->duties_term != st.term) {
@@ -383,10 +387,30 @@ static void node_stop(struct baton_node *n, int exit_code)
 		n->pending_closes++;
 		baton_member_close(&n->member, member_closed);
 	}
-	n->pending_closes += 3;
+	n->pending_closes += 4;
+	uv_close((uv_handle_t *)&n->stop_timer, handle_closed);
 	uv_close((uv_handle_t *)&n->tick, handle_closed);
 	uv_close((uv_handle_t *)&n->sigterm, handle_closed);
 	uv_close((uv_handle_t *)&n->sigint, handle_closed);
+}
+
+static void stop_timer_cb(uv_timer_t *t)
+{
+	struct baton_node *n = t->data;
+	node_stop(n, n->exit_code);
+}
+
+/* Stop from inside a raft or FSM callback: closing raft there would close
+ * its transport handles under the callback that is running, so the stop
+ * happens on the next loop iteration instead. Until then nothing new is
+ * proposed (stopping is checked by every duty). */
+static void node_request_stop(struct baton_node *n, int exit_code)
+{
+	if (n->stopping || n->stop_requested)
+		return;
+	n->stop_requested = true;
+	n->exit_code = exit_code;
+	uv_timer_start(&n->stop_timer, stop_timer_cb, 0, 0);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -446,6 +470,33 @@ static int prepare_data_dir(struct baton_node *n, const char *dir, char *err, si
 	}
 	n->lock_fd = fd;
 	return 0;
+}
+
+/* libraft 0.15 reports a busy raft port as a bare "I/O error" from
+ * raft_start; probe the address first so the message names it. (A race with
+ * another process binding it in between only costs the better message.) */
+static int check_port_free(const char *addr, const char *what, char *err, size_t errlen)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[32];
+	int port, fd, one = 1, rv = 0;
+
+	if (baton_parse_ipv4_port(addr, host, sizeof host, &port) != 0) {
+		snprintf(err, errlen, "%s address '%s' is not an IPv4 address:port", what, addr);
+		return -EINVAL;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	(void)inet_pton(AF_INET, host, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		rv = -errno;
+		snprintf(err, errlen, "%s address %s: cannot listen: %s", what, addr, strerror(errno));
+	}
+	close(fd);
+	return rv;
 }
 
 static void usage(FILE *f, const char *prog)
@@ -532,6 +583,9 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	n->http.data = n;
 	n->http_inited = true;
 
+	rv = check_port_free(n->cfg.node.raft_bind, "raft", err, errlen);
+	if (rv != 0)
+		return rv;
 	rv = baton_member_start(&n->member, err, errlen);
 	if (rv != 0)
 		return rv;
@@ -543,6 +597,8 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
 	uv_timer_init(loop, &n->tick);
 	n->tick.data = n;
+	uv_timer_init(loop, &n->stop_timer);
+	n->stop_timer.data = n;
 	uv_timer_start(&n->tick, tick_cb, TICK_MS, TICK_MS);
 	n->started_ms = uv_now(loop);
 	n->watchdog_ms = baton_sd_watchdog_ms();

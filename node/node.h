@@ -28,10 +28,11 @@ struct baton_node {
 	struct baton_http_server http;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t tick;
+	uv_timer_t stop_timer;      /* deferred stop from inside raft callbacks */
 	int lock_fd;
 	uint64_t started_ms;
 	bool member_inited, http_inited;
-	bool stopping;
+	bool stopping, stop_requested;
 	int exit_code;
 	unsigned pending_closes;
 	/* leader duties, reset at every new term */
