@@ -1,0 +1,988 @@
+/* SPDX-License-Identifier: MIT */
+/* The batond / baton-witness configuration schema: one table of keys, a walker
+ * that applies it to a lib/yamltree.h tree, and the checks that span keys.
+ *
+ * Load = parse YAML (lib/yamltree.c) -> walk the table from the root: for each
+ * map, refuse keys the table does not know, then for each key of the table
+ * take the value from the file or its default, type-check and range-check it,
+ * and store it at the key's offset -> cross-key checks (cfg_check_*) ->
+ * computed defaults (the "default" group, node bind addresses) -> copy to the
+ * caller. The first problem ends the load with a message naming file, line and
+ * key; the walker remembers the line of every value (or of the map that lacks
+ * it) so the cross-key checks can point at the right line too. */
+#include "node/config.h"
+
+#include "lib/util.h"
+#include "lib/yamltree.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* The table */
+
+#define REQUIRED true
+#define OPTIONAL false
+
+#define FIELD(st, f) .off = offsetof(struct st, f), .size = sizeof(((struct st *)0)->f)
+
+#define SECTION(p, req, d) { .path = (p), .type = BATON_CONFIG_SECTION, .required = (req), .doc = (d) }
+#define LIST(p, st, arr, cnt, lo, hi, req, d)                                                    \
+	{ .path = (p), .type = BATON_CONFIG_LIST, .min = (lo), .max = (hi), .required = (req),  \
+	  .doc = (d), FIELD(st, arr), .count_off = offsetof(struct st, cnt),                    \
+	  .entry_size = sizeof(((struct st *)0)->arr[0]) }
+#define KEY(p, t, st, f, dflt, lo, hi, req, d)                                                  \
+	{ .path = (p), .type = BATON_CONFIG_##t, .def = (dflt), .min = (lo), .max = (hi),       \
+	  .required = (req), .doc = (d), FIELD(st, f) }
+#define CHOICE(p, st, f, dflt, ch, req, d)                                                      \
+	{ .path = (p), .type = BATON_CONFIG_CHOICE, .def = (dflt), .choices = (ch),             \
+	  .required = (req), .doc = (d), FIELD(st, f) }
+
+#define NAME_MAX_LEN (BATON_NAME_LEN - 1)
+
+/* Parents come before their children; the order here is the order of the
+ * reference in docs/configuration.md, of baton_config_dump() and of the
+ * cluster hash (so reordering cluster keys changes every cluster hash). */
+static const struct baton_config_key cfg_keys[] = {
+	SECTION("cluster", REQUIRED,
+		"Shared by all nodes: must be identical in every node's file (nodes compare its hash)."),
+	KEY("cluster.id", NAME, baton_config, cluster.id, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "Name of the cluster; the same in every node's file."),
+	KEY("cluster.generation", U64, baton_config, cluster.generation, "1", 1, UINT64_C(1) << 63, OPTIONAL,
+	    "Bump it when you change the cluster section on purpose, so nodes can tell an old file from a new one."),
+	SECTION("cluster.raft", OPTIONAL, "Raft timing and log compaction."),
+	KEY("cluster.raft.election_timeout_ms", DURATION, baton_config, cluster.raft.election_timeout_ms, "1000", 100, 60000, OPTIONAL,
+	    "A follower that hears no leader for this long (randomised up to twice) starts an election."),
+	KEY("cluster.raft.heartbeat_ms", DURATION, baton_config, cluster.raft.heartbeat_ms, "100", 10, 10000, OPTIONAL,
+	    "Leader heartbeat interval; at most election_timeout_ms/5, about a tenth is usual."),
+	KEY("cluster.raft.snapshot_threshold", U64, baton_config, cluster.raft.snapshot_threshold, "128", 16, 1000000, OPTIONAL,
+	    "Take a snapshot after this many new log entries."),
+	KEY("cluster.raft.snapshot_trailing", U64, baton_config, cluster.raft.snapshot_trailing, "64", 8, 1000000, OPTIONAL,
+	    "Log entries kept behind a snapshot, so slightly lagging peers catch up without a snapshot transfer."),
+	KEY("cluster.raft.connect_retry_ms", DURATION, baton_config, cluster.raft.connect_retry_ms, "200", 50, 10000, OPTIONAL,
+	    "Delay before reconnecting to a peer whose raft connection failed."),
+	LIST("cluster.members", baton_config, cluster.members, cluster.n_members, 1, BATON_MAX_MEMBERS, REQUIRED,
+	     "The voters: one entry per batond and per baton-witness."),
+	KEY("cluster.members[].id", U64, baton_member_config, id, NULL, 1, 255, REQUIRED,
+	    "Raft server id; unique, never reused for another host."),
+	KEY("cluster.members[].name", NAME, baton_member_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "Unique member name, used in logs, status and history."),
+	KEY("cluster.members[].region", NAME, baton_member_config, region, NULL, 0, NAME_MAX_LEN, OPTIONAL,
+	    "The region this coordinator runs in: a cluster.regions name. Required unless witness: true; a witness has none."),
+	KEY("cluster.members[].witness", BOOL, baton_member_config, witness, "false", 0, 0, OPTIONAL,
+	    "True for a baton-witness: votes, never runs actions, has no region."),
+	KEY("cluster.members[].raft", ADDR, baton_member_config, raft, NULL, 1, BATON_ADDR_LEN - 1, REQUIRED,
+	    "Raft peer address other members connect to (IPv4 literal and port; not 0.0.0.0)."),
+	KEY("cluster.members[].api", ADDR, baton_member_config, api, NULL, 1, BATON_ADDR_LEN - 1, REQUIRED,
+	    "HTTP API address of this member (IPv4 literal and port; not 0.0.0.0)."),
+	LIST("cluster.regions", baton_config, cluster.regions, cluster.n_regions, 1, BATON_MAX_REGIONS, REQUIRED,
+	     "The regions that can hold the baton; each needs at least one member that is not a witness."),
+	KEY("cluster.regions[].name", NAME, baton_region_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "Unique region name."),
+	KEY("cluster.regions[].priority", U64, baton_region_config, priority, "100", 0, 1000, OPTIONAL,
+	    "Preference in automatic failover, higher first; 0 = never chosen automatically (operators can still switch to it)."),
+	LIST("cluster.groups", baton_config, cluster.groups, cluster.n_groups, 1, BATON_MAX_GROUPS, OPTIONAL,
+	     "Failover groups, each with its own active region. Without this key: one group named default whose initial_active is the first region."),
+	KEY("cluster.groups[].name", NAME, baton_group_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "Unique group name."),
+	KEY("cluster.groups[].initial_active", NAME, baton_group_config, initial_active, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "The region that holds the group's baton when the cluster is first bootstrapped: a cluster.regions name."),
+	SECTION("node", REQUIRED, "This host; differs between nodes."),
+	KEY("node.id", U64, baton_config, node.id, NULL, 1, 255, REQUIRED,
+	    "Which cluster.members entry this node is."),
+	KEY("node.data_dir", PATH, baton_config, node.data_dir, "/var/lib/baton", 1, BATON_PATH_LEN - 1, OPTIONAL,
+	    "Directory for the raft log, snapshots and the state store."),
+	CHOICE("node.log_level", baton_config, node.log_level, "info", "debug|info|notice|warn|error", OPTIONAL,
+	       "Lowest level written to the log."),
+	KEY("node.api_listen", ADDR, baton_config, node.api_listen, "", 0, BATON_ADDR_LEN - 1, OPTIONAL,
+	    "Bind address of the HTTP API if it differs from this member's api (e.g. 0.0.0.0:8001); empty = the member's api."),
+	KEY("node.raft_bind", ADDR, baton_config, node.raft_bind, "", 0, BATON_ADDR_LEN - 1, OPTIONAL,
+	    "Bind address of the raft transport if it differs from this member's raft (e.g. 0.0.0.0:7001 behind NAT); empty = the member's raft."),
+};
+
+#define CFG_NKEYS BATON_ARRAY_SIZE(cfg_keys)
+#define CFG_MAX_KIDS 32  /* keys directly under one map */
+#define CFG_LIST_MAX 16  /* entries of the longest list */
+#define CFG_PATH_LEN 256 /* display paths: "cluster.members[3].region" */
+
+/* Log levels are stored as the index in "debug|info|notice|warn|error". */
+_Static_assert(BATON_LOG_DEBUG == 0 && BATON_LOG_INFO == 1 && BATON_LOG_NOTICE == 2 &&
+		       BATON_LOG_WARN == 3 && BATON_LOG_ERROR == 4,
+	       "node.log_level choices follow enum baton_log_level");
+_Static_assert(sizeof(enum baton_log_level) == sizeof(int), "choices are stored as int");
+_Static_assert(BATON_MAX_MEMBERS <= CFG_LIST_MAX && BATON_MAX_REGIONS <= CFG_LIST_MAX &&
+		       BATON_MAX_GROUPS <= CFG_LIST_MAX,
+	       "cfg_ctx.lines holds CFG_LIST_MAX entries per key");
+_Static_assert(BATON_NAME_LEN == 64 && BATON_ADDR_LEN == BATON_YAML_ADDR_LEN, "sizes");
+
+const struct baton_config_key *baton_config_keys(size_t *ret_n)
+{
+	*ret_n = CFG_NKEYS;
+	return cfg_keys;
+}
+
+const char *baton_config_type_name(enum baton_config_type type)
+{
+	static const char *const names[BATON_CONFIG_TYPE_NR] = {
+		[BATON_CONFIG_SECTION] = "section", [BATON_CONFIG_LIST] = "list",
+		[BATON_CONFIG_U64] = "integer",     [BATON_CONFIG_DURATION] = "duration",
+		[BATON_CONFIG_BOOL] = "bool",       [BATON_CONFIG_NAME] = "name",
+		[BATON_CONFIG_PATH] = "path",       [BATON_CONFIG_ADDR] = "address",
+		[BATON_CONFIG_CHOICE] = "choice",
+	};
+	return (unsigned)type < BATON_CONFIG_TYPE_NR ? names[type] : "?";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Table helpers */
+
+static const char *cfg_leaf(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	return dot != NULL ? dot + 1 : path;
+}
+
+/* Is @path a key directly under the map @parent ("" = the root)? */
+static bool cfg_is_child(const char *parent, const char *path)
+{
+	size_t n = strlen(parent);
+
+	if (n == 0)
+		return strchr(path, '.') == NULL;
+	return strncmp(path, parent, n) == 0 && path[n] == '.' && strchr(path + n + 1, '.') == NULL;
+}
+
+static size_t cfg_children(const char *parent, const struct baton_config_key **kids)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < CFG_NKEYS && n < CFG_MAX_KIDS; i++)
+		if (cfg_is_child(parent, cfg_keys[i].path))
+			kids[n++] = &cfg_keys[i];
+	return n;
+}
+
+static void cfg_join(char *out, size_t outlen, const char *prefix, const char *leaf)
+{
+	if (prefix[0] != '\0')
+		snprintf(out, outlen, "%s.%s", prefix, leaf);
+	else
+		snprintf(out, outlen, "%s", leaf);
+}
+
+static uint64_t cfg_load_uint(const void *p, size_t size)
+{
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64 = 0;
+
+	switch (size) {
+	case 1:
+		memcpy(&u8, p, 1);
+		return u8;
+	case 2:
+		memcpy(&u16, p, 2);
+		return u16;
+	case 4:
+		memcpy(&u32, p, 4);
+		return u32;
+	default:
+		memcpy(&u64, p, sizeof u64);
+		return u64;
+	}
+}
+
+static void cfg_store_uint(void *p, size_t size, uint64_t v)
+{
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	switch (size) {
+	case 1:
+		memcpy(p, &u8, 1);
+		break;
+	case 2:
+		memcpy(p, &u16, 2);
+		break;
+	case 4:
+		memcpy(p, &u32, 4);
+		break;
+	default:
+		memcpy(p, &v, sizeof v);
+		break;
+	}
+}
+
+/* Split "a|b|c" into @words (pointing into @buf). */
+static size_t cfg_split_choices(const char *choices, char *buf, size_t buflen,
+				const char **words, size_t max)
+{
+	size_t n = 0;
+	char *s = buf;
+
+	baton_strlcpy(buf, choices, buflen);
+	while (n < max) {
+		char *bar = strchr(s, '|');
+		words[n++] = s;
+		if (bar == NULL)
+			break;
+		*bar = '\0';
+		s = bar + 1;
+	}
+	return n;
+}
+
+/* The value of scalar key @k stored at @base, as text ("1000", "true", "eu-west", "info"). */
+static void cfg_value_text(const struct baton_config_key *k, const char *base, char *out,
+			   size_t outlen)
+{
+	const char *p = base + k->off;
+
+	switch (k->type) {
+	case BATON_CONFIG_U64:
+	case BATON_CONFIG_DURATION:
+		snprintf(out, outlen, "%" PRIu64, cfg_load_uint(p, k->size));
+		break;
+	case BATON_CONFIG_BOOL: {
+		bool b;
+		memcpy(&b, p, sizeof b);
+		snprintf(out, outlen, "%s", b ? "true" : "false");
+		break;
+	}
+	case BATON_CONFIG_CHOICE: {
+		const char *words[16];
+		char buf[256];
+		size_t n = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
+		uint64_t i = cfg_load_uint(p, k->size);
+		snprintf(out, outlen, "%s", i < n ? words[i] : "?");
+		break;
+	}
+	default:
+		snprintf(out, outlen, "%.*s", (int)k->size, p);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading */
+
+struct cfg_ctx {
+	const struct baton_yaml_doc *doc;
+	char *errbuf;
+	size_t errlen;
+	/* Line of each key's value (or of the map that lacks the key), per list
+	 * entry for keys inside a list; index 0 elsewhere. */
+	unsigned lines[CFG_NKEYS][CFG_LIST_MAX];
+};
+
+static unsigned cfg_line(const struct cfg_ctx *x, const char *path, unsigned idx)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].path, path) == 0)
+			return x->lines[i][idx < CFG_LIST_MAX ? idx : 0];
+	return 0; /* UNTESTED: a typo in a path below */
+}
+
+static const char *cfg_got(char *out, size_t outlen, const struct baton_yaml_node *n)
+{
+	char q[96];
+
+	if (n->kind == BATON_YAML_MAP)
+		return "a map";
+	if (n->kind == BATON_YAML_LIST)
+		return "a list";
+	snprintf(out, outlen, "'%s'", baton_yaml_quote(q, sizeof q, n));
+	return out;
+}
+
+static int cfg_set_scalar(struct cfg_ctx *x, const struct baton_config_key *k,
+			  const struct baton_yaml_node *n, const char *path, char *base)
+{
+	const struct baton_yaml_doc *d = x->doc;
+	void *dst = base + k->off;
+	char got[128];
+	uint64_t v;
+	unsigned idx;
+	bool b;
+	int rv;
+
+	switch (k->type) {
+	case BATON_CONFIG_U64:
+		rv = baton_yaml_get_u64(d, n, path, k->min, k->max, &v, x->errbuf, x->errlen);
+		if (rv == 0)
+			cfg_store_uint(dst, k->size, v);
+		return rv;
+	case BATON_CONFIG_DURATION:
+		rv = baton_yaml_get_duration_ms(d, n, path, k->min, k->max, &v, x->errbuf,
+						x->errlen);
+		if (rv == 0)
+			cfg_store_uint(dst, k->size, v);
+		return rv;
+	case BATON_CONFIG_BOOL:
+		rv = baton_yaml_get_bool(d, n, path, &b, x->errbuf, x->errlen);
+		if (rv == 0)
+			memcpy(dst, &b, sizeof b);
+		return rv;
+	case BATON_CONFIG_NAME:
+		return baton_yaml_get_str(d, n, path, k->min, k->max, BATON_YAML_CHARSET_NAME, dst,
+					  k->size, x->errbuf, x->errlen);
+	case BATON_CONFIG_PATH:
+		rv = baton_yaml_get_str(d, n, path, k->min, k->max, NULL, dst, k->size, x->errbuf,
+					x->errlen);
+		if (rv == 0 && ((char *)dst)[0] != '/') {
+			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
+					  "must be an absolute path, got %s",
+					  cfg_got(got, sizeof got, n));
+			return -EINVAL;
+		}
+		return rv;
+	case BATON_CONFIG_ADDR:
+		if (k->min == 0 && n->kind == BATON_YAML_SCALAR && n->len == 0) {
+			((char *)dst)[0] = '\0';
+			return 0;
+		}
+		return baton_yaml_get_ipv4_port(d, n, path, dst, k->size, x->errbuf, x->errlen);
+	case BATON_CONFIG_CHOICE: {
+		const char *words[16];
+		char buf[256];
+		size_t nw = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
+		rv = baton_yaml_get_choice(d, n, path, words, nw, &idx, x->errbuf, x->errlen);
+		if (rv == 0)
+			cfg_store_uint(dst, k->size, idx);
+		return rv;
+	}
+	default:
+		return -EINVAL; /* UNTESTED: sections and lists never get here */
+	}
+}
+
+/* Apply the keys under table path @tpath to @map (NULL when the file has no
+ * such map: defaults only). @dpath names the map in messages, @line is where
+ * a missing key is reported (the line of the map's own key, or of the list
+ * entry), @base is the struct the keys' offsets refer to and @idx the list
+ * entry number (for cfg_ctx.lines). Lines recorded and reported for a key are
+ * the key's line; scalar getters report the value's line (the same line
+ * unless a flow collection spans lines). */
+static int cfg_walk(struct cfg_ctx *x, const char *tpath, const char *dpath,
+		    const struct baton_yaml_node *map, unsigned line, char *base, unsigned idx)
+{
+	const struct baton_config_key *kids[CFG_MAX_KIDS];
+	const char *names[CFG_MAX_KIDS] = { NULL };
+	size_t nk = cfg_children(tpath, kids);
+	int rv;
+
+	for (size_t i = 0; i < nk; i++)
+		names[i] = cfg_leaf(kids[i]->path);
+	if (map != NULL) {
+		rv = baton_yaml_check_keys(x->doc, map, dpath, names, nk, x->errbuf, x->errlen);
+		if (rv != 0)
+			return rv;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		const struct baton_config_key *k = kids[i];
+		const struct baton_yaml_pair *p = baton_yaml_map_find(map, names[i]);
+		const struct baton_yaml_node *n = NULL;
+		unsigned kline = line;
+		char path[CFG_PATH_LEN], got[128];
+
+		if (p != NULL) {
+			kline = p->line;
+			if (!baton_yaml_is_null(p->value))
+				n = p->value;
+		}
+		cfg_join(path, sizeof path, dpath, names[i]);
+		x->lines[k - cfg_keys][idx] = kline;
+		if (n == NULL && k->required) {
+			baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path, "is required");
+			return -EINVAL;
+		}
+		switch (k->type) {
+		case BATON_CONFIG_SECTION:
+			if (n != NULL && n->kind != BATON_YAML_MAP) {
+				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
+						  "must be a map, got %s", cfg_got(got, sizeof got, n));
+				return -EINVAL;
+			}
+			rv = cfg_walk(x, k->path, path, n, kline, base, idx);
+			if (rv != 0)
+				return rv;
+			break;
+		case BATON_CONFIG_LIST: {
+			char tp[CFG_PATH_LEN];
+			unsigned count = n != NULL && n->kind == BATON_YAML_LIST ? (unsigned)n->n : 0;
+
+			if (n != NULL && n->kind != BATON_YAML_LIST) {
+				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
+						  "must be a list, got %s", cfg_got(got, sizeof got, n));
+				return -EINVAL;
+			}
+			if (n != NULL && (n->n < k->min || n->n > k->max)) {
+				bool low = n->n < k->min;
+				uint64_t b = low ? k->min : k->max;
+				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
+						  "must have at %s %" PRIu64 " %s, got %zu",
+						  low ? "least" : "most", b, b == 1 ? "entry" : "entries",
+						  n->n);
+				return -EINVAL;
+			}
+			memcpy(base + k->count_off, &count, sizeof count);
+			snprintf(tp, sizeof tp, "%s[]", k->path);
+			for (unsigned j = 0; j < count; j++) {
+				const struct baton_yaml_node *item = n->items[j];
+				char ipath[CFG_PATH_LEN];
+
+				snprintf(ipath, sizeof ipath, "%s[%u]", path, j);
+				if (item->kind != BATON_YAML_MAP) {
+					baton_yaml_errorf(x->errbuf, x->errlen, x->doc, item->line, ipath,
+							  "must be a map, got %s",
+							  baton_yaml_is_null(item) ? "nothing"
+										   : cfg_got(got, sizeof got, item));
+					return -EINVAL;
+				}
+				rv = cfg_walk(x, tp, ipath, item, item->line,
+					      base + k->off + j * k->entry_size, j);
+				if (rv != 0)
+					return rv;
+			}
+			break;
+		}
+		default:
+			if (n == NULL && k->def != NULL) {
+				/* The default goes through the same parser as the file. */
+				struct baton_yaml_node def = {
+					.kind = BATON_YAML_SCALAR,
+					.line = kline,
+					.str = k->def,
+					.len = strlen(k->def),
+				};
+				rv = cfg_set_scalar(x, k, &def, path, base);
+			} else if (n != NULL) {
+				rv = cfg_set_scalar(x, k, n, path, base);
+			} else {
+				rv = 0; /* optional without default: stays zero / "" */
+			}
+			if (rv != 0)
+				return rv;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	baton_yaml_errorf(x->errbuf, x->errlen, x->doc, line, path, "%s", msg);
+	return -EINVAL;
+}
+
+static int cfg_check_raft(struct cfg_ctx *x, const struct baton_raft_config *r)
+{
+	if (r->heartbeat_ms * 5 > r->election_timeout_ms)
+		return cfg_fail(x, cfg_line(x, "cluster.raft.heartbeat_ms", 0),
+				"cluster.raft.heartbeat_ms",
+				"must be at most election_timeout_ms/5 (%" PRIu64 "), got %" PRIu64,
+				r->election_timeout_ms / 5, r->heartbeat_ms);
+	return 0;
+}
+
+static int cfg_check_members(struct cfg_ctx *x, const struct baton_cluster_config *c)
+{
+	char path[CFG_PATH_LEN];
+
+	for (unsigned j = 0; j < c->n_members; j++) {
+		const struct baton_member_config *m = &c->members[j];
+
+		for (unsigned i = 0; i < j; i++) {
+			if (c->members[i].id == m->id) {
+				snprintf(path, sizeof path, "cluster.members[%u].id", j);
+				return cfg_fail(x, cfg_line(x, "cluster.members[].id", j), path,
+						"duplicate member id %u (also cluster.members[%u], line %u)",
+						m->id, i, cfg_line(x, "cluster.members[].id", i));
+			}
+			if (strcmp(c->members[i].name, m->name) == 0) {
+				snprintf(path, sizeof path, "cluster.members[%u].name", j);
+				return cfg_fail(x, cfg_line(x, "cluster.members[].name", j), path,
+						"duplicate member name '%s' (also cluster.members[%u], line %u)",
+						m->name, i, cfg_line(x, "cluster.members[].name", i));
+			}
+		}
+	}
+	/* Every raft and api address, of all members, is distinct: two of them
+	 * equal would be two listeners on one socket. Peers dial these, so the
+	 * wildcard address makes no sense here (node.*_bind/listen may use it). */
+	for (unsigned s = 0; s < 2 * c->n_members; s++) {
+		const struct baton_member_config *m = &c->members[s / 2];
+		const char *key = s % 2 == 0 ? "raft" : "api";
+		const char *addr = s % 2 == 0 ? m->raft : m->api;
+		char tpath[64];
+
+		snprintf(path, sizeof path, "cluster.members[%u].%s", s / 2, key);
+		snprintf(tpath, sizeof tpath, "cluster.members[].%s", key);
+		if (strncmp(addr, "0.0.0.0:", 8) == 0)
+			return cfg_fail(x, cfg_line(x, tpath, s / 2), path,
+					"must be an address the other members can connect to, got '%s' "
+					"(to listen on all interfaces set node.%s)",
+					addr, s % 2 == 0 ? "raft_bind" : "api_listen");
+		for (unsigned t = 0; t < s; t++) {
+			const struct baton_member_config *o = &c->members[t / 2];
+			const char *okey = t % 2 == 0 ? "raft" : "api";
+			char otpath[64];
+
+			if (strcmp(addr, t % 2 == 0 ? o->raft : o->api) != 0)
+				continue;
+			snprintf(otpath, sizeof otpath, "cluster.members[].%s", okey);
+			return cfg_fail(x, cfg_line(x, tpath, s / 2), path,
+					"address %s is already used by cluster.members[%u].%s (line %u)",
+					addr, t / 2, okey, cfg_line(x, otpath, t / 2));
+		}
+	}
+	return 0;
+}
+
+static void cfg_region_list(const struct baton_cluster_config *c, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < c->n_regions && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", i > 0 ? ", " : "",
+				      c->regions[i].name);
+}
+
+static int cfg_check_regions(struct cfg_ctx *x, const struct baton_cluster_config *c)
+{
+	char path[CFG_PATH_LEN], known[BATON_MAX_REGIONS * (BATON_NAME_LEN + 2)];
+
+	for (unsigned j = 0; j < c->n_regions; j++) {
+		for (unsigned i = 0; i < j; i++) {
+			if (strcmp(c->regions[i].name, c->regions[j].name) != 0)
+				continue;
+			snprintf(path, sizeof path, "cluster.regions[%u].name", j);
+			return cfg_fail(x, cfg_line(x, "cluster.regions[].name", j), path,
+					"duplicate region '%s' (also cluster.regions[%u], line %u)",
+					c->regions[j].name, i, cfg_line(x, "cluster.regions[].name", i));
+		}
+	}
+	cfg_region_list(c, known, sizeof known);
+	for (unsigned i = 0; i < c->n_members; i++) {
+		const struct baton_member_config *m = &c->members[i];
+		unsigned line = cfg_line(x, "cluster.members[].region", i);
+
+		snprintf(path, sizeof path, "cluster.members[%u].region", i);
+		if (m->witness && m->region[0] != '\0')
+			return cfg_fail(x, line, path,
+					"a witness has no region; remove the key or set witness: false");
+		if (!m->witness && m->region[0] == '\0')
+			return cfg_fail(x, line, path, "is required (unless witness: true)");
+		if (!m->witness && baton_config_region(c, m->region) == NULL)
+			return cfg_fail(x, line, path, "'%s' is not in cluster.regions (%s)", m->region,
+					known);
+	}
+	for (unsigned j = 0; j < c->n_regions; j++) {
+		bool covered = false;
+
+		for (unsigned i = 0; i < c->n_members && !covered; i++)
+			covered = !c->members[i].witness &&
+				  strcmp(c->members[i].region, c->regions[j].name) == 0;
+		if (covered)
+			continue;
+		snprintf(path, sizeof path, "cluster.regions[%u].name", j);
+		return cfg_fail(x, cfg_line(x, "cluster.regions[].name", j), path,
+				"region '%s' has no members; each region needs at least one member that is not a witness",
+				c->regions[j].name);
+	}
+	return 0;
+}
+
+static int cfg_check_groups(struct cfg_ctx *x, struct baton_cluster_config *c)
+{
+	char path[CFG_PATH_LEN], known[BATON_MAX_REGIONS * (BATON_NAME_LEN + 2)];
+
+	if (c->n_groups == 0) {
+		c->n_groups = 1;
+		baton_strlcpy(c->groups[0].name, "default", sizeof c->groups[0].name);
+		memcpy(c->groups[0].initial_active, c->regions[0].name, BATON_NAME_LEN);
+		return 0;
+	}
+	cfg_region_list(c, known, sizeof known);
+	for (unsigned j = 0; j < c->n_groups; j++) {
+		const struct baton_group_config *g = &c->groups[j];
+
+		for (unsigned i = 0; i < j; i++) {
+			if (strcmp(c->groups[i].name, g->name) != 0)
+				continue;
+			snprintf(path, sizeof path, "cluster.groups[%u].name", j);
+			return cfg_fail(x, cfg_line(x, "cluster.groups[].name", j), path,
+					"duplicate group '%s' (also cluster.groups[%u], line %u)",
+					g->name, i, cfg_line(x, "cluster.groups[].name", i));
+		}
+		if (baton_config_region(c, g->initial_active) == NULL) {
+			snprintf(path, sizeof path, "cluster.groups[%u].initial_active", j);
+			return cfg_fail(x, cfg_line(x, "cluster.groups[].initial_active", j), path,
+					"'%s' is not in cluster.regions (%s)", g->initial_active,
+					known);
+		}
+	}
+	return 0;
+}
+
+static int cfg_check_node(struct cfg_ctx *x, struct baton_config *cfg)
+{
+	const struct baton_member_config *self = baton_config_member(&cfg->cluster, cfg->node.id);
+
+	if (self == NULL) {
+		char ids[BATON_MAX_MEMBERS * 5];
+		size_t o = 0;
+
+		ids[0] = '\0';
+		for (unsigned i = 0; i < cfg->cluster.n_members && o < sizeof ids; i++)
+			o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%u", i > 0 ? ", " : "",
+					      cfg->cluster.members[i].id);
+		return cfg_fail(x, cfg_line(x, "node.id", 0), "node.id",
+				"%u is not a member id (valid ids: %s)", cfg->node.id, ids);
+	}
+	if (cfg->node.api_listen[0] == '\0')
+		memcpy(cfg->node.api_listen, self->api, BATON_ADDR_LEN);
+	if (cfg->node.raft_bind[0] == '\0')
+		memcpy(cfg->node.raft_bind, self->raft, BATON_ADDR_LEN);
+	return 0;
+}
+
+static int cfg_from_doc(const struct baton_yaml_doc *doc, struct baton_config *ret,
+			char *errbuf, size_t errlen)
+{
+	struct baton_config *cfg;
+	struct cfg_ctx *x;
+	char got[128];
+	int rv;
+
+	if (doc->root == NULL || baton_yaml_is_null(doc->root)) {
+		baton_yaml_errorf(errbuf, errlen, doc, 1, NULL,
+				  "the file is empty; expected the sections 'cluster' and 'node'");
+		return -EINVAL;
+	}
+	if (doc->root->kind != BATON_YAML_MAP) {
+		baton_yaml_errorf(errbuf, errlen, doc, doc->root->line, NULL,
+				  "the top level must be a map with the sections 'cluster' and 'node', got %s",
+				  cfg_got(got, sizeof got, doc->root));
+		return -EINVAL;
+	}
+	/* Both are a few KiB: keep them off the (possibly small) caller stack. */
+	cfg = calloc(1, sizeof(*cfg));
+	x = calloc(1, sizeof(*x));
+	if (cfg == NULL || x == NULL) {
+		free(cfg);
+		free(x);
+		if (errlen > 0)
+			snprintf(errbuf, errlen, "%s: out of memory", doc->name);
+		return -ENOMEM; /* UNTESTED */
+	}
+	x->doc = doc;
+	x->errbuf = errbuf;
+	x->errlen = errlen;
+	rv = cfg_walk(x, "", "", doc->root, doc->root->line, (char *)cfg, 0);
+	if (rv == 0)
+		rv = cfg_check_raft(x, &cfg->cluster.raft);
+	if (rv == 0)
+		rv = cfg_check_members(x, &cfg->cluster);
+	if (rv == 0)
+		rv = cfg_check_regions(x, &cfg->cluster);
+	if (rv == 0)
+		rv = cfg_check_groups(x, &cfg->cluster);
+	if (rv == 0)
+		rv = cfg_check_node(x, cfg);
+	if (rv == 0) {
+		*ret = *cfg;
+		ret->self = baton_config_member(&ret->cluster, ret->node.id);
+	}
+	free(x);
+	free(cfg);
+	return rv;
+}
+
+int baton_config_load_string(const char *name, const char *yaml, size_t len,
+			     struct baton_config *ret, char *errbuf, size_t errlen)
+{
+	struct baton_yaml_doc *doc;
+	int rv;
+
+	rv = baton_yaml_parse(name, yaml, len, &doc, errbuf, errlen);
+	if (rv != 0)
+		return rv;
+	rv = cfg_from_doc(doc, ret, errbuf, errlen);
+	baton_yaml_free(doc);
+	return rv;
+}
+
+int baton_config_load(const char *path, struct baton_config *ret, char *errbuf, size_t errlen)
+{
+	struct baton_yaml_doc *doc;
+	int rv;
+
+	rv = baton_yaml_load_file(path, &doc, errbuf, errlen);
+	if (rv != 0)
+		return rv;
+	rv = cfg_from_doc(doc, ret, errbuf, errlen);
+	baton_yaml_free(doc);
+	return rv;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups */
+
+const struct baton_member_config *baton_config_member(const struct baton_cluster_config *c,
+						      unsigned id)
+{
+	for (unsigned i = 0; i < c->n_members && i < BATON_MAX_MEMBERS; i++)
+		if (c->members[i].id == id)
+			return &c->members[i];
+	return NULL;
+}
+
+const struct baton_region_config *baton_config_region(const struct baton_cluster_config *c,
+						      const char *name)
+{
+	for (unsigned i = 0; i < c->n_regions && i < BATON_MAX_REGIONS; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			return &c->regions[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cluster hash */
+
+static void cfg_hash_str(crypto_hash_sha256_state *st, const char *s)
+{
+	crypto_hash_sha256_update(st, (const unsigned char *)s, strlen(s));
+}
+
+/* Feed key @k (at display path @dpath, values at @base) and everything under it:
+ * "path=<len>:<value>\n" per value, "path#=<count>\n" per list. Length
+ * prefixes keep the encoding unambiguous whatever a value contains. */
+static void cfg_hash_key(crypto_hash_sha256_state *st, const struct baton_config_key *k,
+			 const char *dpath, const char *base)
+{
+	const struct baton_config_key *kids[CFG_MAX_KIDS];
+	char line[CFG_PATH_LEN + 64], val[BATON_PATH_LEN + 8];
+	size_t nk;
+
+	switch (k->type) {
+	case BATON_CONFIG_SECTION:
+		nk = cfg_children(k->path, kids);
+		for (size_t i = 0; i < nk; i++) {
+			char p[CFG_PATH_LEN];
+			cfg_join(p, sizeof p, dpath, cfg_leaf(kids[i]->path));
+			cfg_hash_key(st, kids[i], p, base);
+		}
+		break;
+	case BATON_CONFIG_LIST: {
+		unsigned count;
+		char tp[CFG_PATH_LEN];
+
+		memcpy(&count, base + k->count_off, sizeof count);
+		snprintf(line, sizeof line, "%s#=%u\n", dpath, count);
+		cfg_hash_str(st, line);
+		snprintf(tp, sizeof tp, "%s[]", k->path);
+		nk = cfg_children(tp, kids);
+		for (unsigned j = 0; j < count; j++) {
+			const char *entry = base + k->off + j * k->entry_size;
+			for (size_t i = 0; i < nk; i++) {
+				char p[CFG_PATH_LEN];
+				snprintf(p, sizeof p, "%s[%u].%s", dpath, j, cfg_leaf(kids[i]->path));
+				cfg_hash_key(st, kids[i], p, entry);
+			}
+		}
+		break;
+	}
+	default:
+		cfg_value_text(k, base, val, sizeof val);
+		snprintf(line, sizeof line, "%s=%zu:", dpath, strlen(val));
+		cfg_hash_str(st, line);
+		cfg_hash_str(st, val);
+		cfg_hash_str(st, "\n");
+		break;
+	}
+}
+
+void baton_config_cluster_hash(const struct baton_cluster_config *c, char out[65])
+{
+	crypto_hash_sha256_state st;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	struct baton_config *tmp;
+
+	/* Table offsets are relative to struct baton_config. */
+	tmp = calloc(1, sizeof(*tmp));
+	if (tmp == NULL) {
+		out[0] = '\0'; /* UNTESTED */
+		return;
+	}
+	tmp->cluster = *c;
+	crypto_hash_sha256_init(&st);
+	cfg_hash_str(&st, "baton-cluster-config/1\n");
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].path, "cluster") == 0)
+			cfg_hash_key(&st, &cfg_keys[i], "cluster", (const char *)tmp);
+	crypto_hash_sha256_final(&st, digest);
+	baton_hex(out, digest, sizeof digest);
+	free(tmp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dump */
+
+static bool cfg_is_text(enum baton_config_type t)
+{
+	return t == BATON_CONFIG_NAME || t == BATON_CONFIG_PATH || t == BATON_CONFIG_ADDR;
+}
+
+static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char *base)
+{
+	char val[BATON_PATH_LEN + 8];
+
+	cfg_value_text(k, base, val, sizeof val);
+	if (!cfg_is_text(k->type)) {
+		fprintf(f, "%s\n", val);
+		return;
+	}
+	fputc('"', f);
+	for (const char *s = val; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputs("\"\n", f);
+}
+
+/* The keys under @tpath at @indent spaces; @entry: the first one opens a list entry. */
+static void cfg_dump_map(FILE *f, const char *tpath, const char *base, int indent, bool entry)
+{
+	const struct baton_config_key *kids[CFG_MAX_KIDS];
+	size_t nk = cfg_children(tpath, kids);
+
+	for (size_t i = 0; i < nk; i++) {
+		const struct baton_config_key *k = kids[i];
+
+		if (entry && i == 0)
+			fprintf(f, "%*s- %s:", indent - 2, "", cfg_leaf(k->path));
+		else
+			fprintf(f, "%*s%s:", indent, "", cfg_leaf(k->path));
+		switch (k->type) {
+		case BATON_CONFIG_SECTION:
+			fputc('\n', f);
+			cfg_dump_map(f, k->path, base, indent + 2, false);
+			break;
+		case BATON_CONFIG_LIST: {
+			unsigned count;
+			char tp[CFG_PATH_LEN];
+
+			memcpy(&count, base + k->count_off, sizeof count);
+			fputs(count == 0 ? " []\n" : "\n", f);
+			snprintf(tp, sizeof tp, "%s[]", k->path);
+			for (unsigned j = 0; j < count; j++)
+				cfg_dump_map(f, tp, base + k->off + j * k->entry_size, indent + 4, true);
+			break;
+		}
+		default:
+			fputc(' ', f);
+			cfg_dump_value(f, k, base);
+			break;
+		}
+	}
+}
+
+void baton_config_dump(const struct baton_config *c, FILE *f)
+{
+	char hash[65];
+
+	baton_config_cluster_hash(&c->cluster, hash);
+	fprintf(f, "# effective configuration (defaults filled in)\n# cluster hash: %s\n", hash);
+	cfg_dump_map(f, "", (const char *)c, 0, false);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reference for docs/configuration.md */
+
+static void cfg_md(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '|')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
+void baton_config_write_reference(FILE *f)
+{
+	fputs("| Key | Type | Default | Allowed values | Description |\n", f);
+	fputs("| --- | --- | --- | --- | --- |\n", f);
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct baton_config_key *k = &cfg_keys[i];
+
+		fprintf(f, "| `%s` | %s | ", k->path, baton_config_type_name(k->type));
+		if (k->required)
+			fputs("**required**", f);
+		else if (k->def != NULL)
+			fprintf(f, "`%s`", k->def[0] != '\0' ? k->def : "\"\"");
+		else
+			fputs("—", f);
+		fputs(" | ", f);
+		switch (k->type) {
+		case BATON_CONFIG_SECTION:
+			fputs("map", f);
+			break;
+		case BATON_CONFIG_LIST:
+			fprintf(f, "%" PRIu64 "..%" PRIu64 " entries", k->min, k->max);
+			break;
+		case BATON_CONFIG_U64:
+			fprintf(f, "%" PRIu64 "..%" PRIu64, k->min, k->max);
+			break;
+		case BATON_CONFIG_DURATION:
+			fprintf(f, "%" PRIu64 "..%" PRIu64 " ms", k->min, k->max);
+			break;
+		case BATON_CONFIG_BOOL:
+			fputs("`true`, `false`", f);
+			break;
+		case BATON_CONFIG_NAME:
+			if (k->min == 0)
+				fprintf(f, "up to %" PRIu64 " chars of `[a-z0-9-]`", k->max);
+			else
+				fprintf(f, "%" PRIu64 "..%" PRIu64 " chars of `[a-z0-9-]`", k->min,
+					k->max);
+			break;
+		case BATON_CONFIG_PATH:
+			fprintf(f, "absolute path, up to %" PRIu64 " chars", k->max);
+			break;
+		case BATON_CONFIG_ADDR:
+			fputs(k->min == 0 ? "`a.b.c.d:port` or `\"\"`" : "`a.b.c.d:port`", f);
+			break;
+		case BATON_CONFIG_CHOICE: {
+			const char *words[16];
+			char buf[256];
+			size_t n = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
+			for (size_t j = 0; j < n; j++)
+				fprintf(f, "%s`%s`", j > 0 ? ", " : "", words[j]);
+			break;
+		}
+		default:
+			break;
+		}
+		fputs(" | ", f);
+		cfg_md(f, k->doc);
+		fputs(" |\n", f);
+	}
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration file of batond and baton-witness: one YAML file per node,
+ * with a `cluster:` section that is identical on every node and a `node:`
+ * section for this host.
+ *
+ * Every key is one line of the table in config.c (path, type, default, bounds,
+ * required, one-line doc). The table drives parsing, validation, defaults,
+ * baton_config_dump(), the cluster hash and the key reference in
+ * docs/configuration.md (regenerate it with `ninja -C <build> config-doc`;
+ * the unit test fails when the doc and the table disagree). Rules that tie
+ * several keys together (heartbeat vs election timeout, unique member ids,
+ * regions that have members, node.id is a member, ...) are checked after the
+ * table, in config.c.
+ *
+ * Adding a key: a field in the struct below plus one line in the table.
+ *
+ * Loading stops at the first problem and describes it as
+ * "<file>:<line>: <key.path>: <problem>", e.g.
+ *   /etc/baton/baton.yaml:14: cluster.raft.heartbeat_ms: must be at most election_timeout_ms/5 (200), got 300
+ *   /etc/baton/baton.yaml:7: cluster.raft.hearbeat_ms: unknown key (did you mean 'heartbeat_ms'?)
+ * List entries are numbered from 0: cluster.members[2].api. */
+#ifndef BATON_NODE_CONFIG_H
+#define BATON_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/log.h"
+
+#define BATON_MAX_MEMBERS 8
+#define BATON_MAX_REGIONS 16
+#define BATON_MAX_GROUPS 8
+#define BATON_NAME_LEN 64  /* names: 1..63 chars [a-z0-9-] + NUL */
+#define BATON_ADDR_LEN 22  /* "255.255.255.255:65535" + NUL */
+#define BATON_PATH_LEN 256 /* node.data_dir */
+
+struct baton_raft_config {
+	uint64_t election_timeout_ms;
+	uint64_t heartbeat_ms;       /* 5 * heartbeat_ms <= election_timeout_ms */
+	uint64_t snapshot_threshold; /* entries between snapshots */
+	uint64_t snapshot_trailing;  /* entries kept behind a snapshot */
+	uint64_t connect_retry_ms;
+};
+
+struct baton_member_config {
+	unsigned id;                 /* raft server id, 1..255, unique */
+	char name[BATON_NAME_LEN];   /* unique */
+	char region[BATON_NAME_LEN]; /* a cluster.regions name; "" for a witness */
+	bool witness;
+	char raft[BATON_ADDR_LEN];   /* "a.b.c.d:port", raft peer transport */
+	char api[BATON_ADDR_LEN];    /* "a.b.c.d:port", HTTP API */
+};
+
+struct baton_region_config {
+	char name[BATON_NAME_LEN];
+	unsigned priority;           /* 0..1000; 0 = never chosen by automatic failover */
+};
+
+struct baton_group_config {
+	char name[BATON_NAME_LEN];
+	char initial_active[BATON_NAME_LEN]; /* a cluster.regions name */
+};
+
+struct baton_cluster_config {
+	char id[BATON_NAME_LEN];
+	uint64_t generation;
+	struct baton_raft_config raft;
+	struct baton_member_config members[BATON_MAX_MEMBERS];
+	unsigned n_members;          /* >= 1 */
+	struct baton_region_config regions[BATON_MAX_REGIONS];
+	unsigned n_regions;          /* >= 1, each with >= 1 non-witness member */
+	struct baton_group_config groups[BATON_MAX_GROUPS];
+	unsigned n_groups;           /* >= 1 (a "default" group if the file has none) */
+};
+
+struct baton_node_config {
+	unsigned id;                 /* a cluster member id */
+	char data_dir[BATON_PATH_LEN];
+	enum baton_log_level log_level; /* debug .. error */
+	/* Effective bind addresses: the file's override, else this member's
+	 * cluster address (so never empty after a successful load). */
+	char api_listen[BATON_ADDR_LEN];
+	char raft_bind[BATON_ADDR_LEN];
+};
+
+struct baton_config {
+	struct baton_cluster_config cluster;
+	struct baton_node_config node;
+	/* This node's member entry: points into @cluster.members. A copy of the
+	 * struct must re-point it: c2.self = baton_config_member(&c2.cluster, c2.node.id). */
+	const struct baton_member_config *self;
+};
+
+/* Read, parse and validate @path into *@ret (written only on success).
+ * Returns 0; -EINVAL for any problem with the content; -ENOENT, -EACCES, ...
+ * when the file cannot be read ("/x.yaml: cannot open: No such file or
+ * directory"); -EFBIG over 1 MiB. @errbuf gets one line, no trailing newline. */
+int baton_config_load(const char *path, struct baton_config *ret, char *errbuf, size_t errlen);
+
+/* The same for @len bytes of @yaml; @name stands for the file name in messages.
+ * For tests and the fuzz target. */
+int baton_config_load_string(const char *name, const char *yaml, size_t len,
+			     struct baton_config *ret, char *errbuf, size_t errlen);
+
+/* Lowercase hex sha256 of a canonical serialization of @c: every key of the
+ * cluster section, defaults included, in table order, lists in file order.
+ * Formatting, comments, key order and spelling of equal values (2s vs 2000)
+ * do not change it; any change of a value, or of the order of list entries,
+ * does. Nodes compare it to detect diverging cluster sections. */
+void baton_config_cluster_hash(const struct baton_cluster_config *c, char out[65]);
+
+/* The member with @id / the region named @name, or NULL. */
+const struct baton_member_config *baton_config_member(const struct baton_cluster_config *c,
+						      unsigned id);
+const struct baton_region_config *baton_config_region(const struct baton_cluster_config *c,
+						      const char *name);
+
+/* The effective configuration (defaults filled in) as YAML that loads back to
+ * the same values, headed by the cluster hash; for `batond --check-config -v`. */
+void baton_config_dump(const struct baton_config *c, FILE *f);
+
+/*
+ * The key table.
+ */
+
+enum baton_config_type {
+	BATON_CONFIG_SECTION,  /* a map that holds other keys */
+	BATON_CONFIG_LIST,     /* a list of maps; min..max entries */
+	BATON_CONFIG_U64,      /* decimal integer in min..max */
+	BATON_CONFIG_DURATION, /* milliseconds in min..max; "1500" or "2s", "250ms", "1m" */
+	BATON_CONFIG_BOOL,     /* true or false */
+	BATON_CONFIG_NAME,     /* min..max chars of [a-z0-9-] */
+	BATON_CONFIG_PATH,     /* absolute path, up to max chars */
+	BATON_CONFIG_ADDR,     /* IPv4 "a.b.c.d:port"; min 0 allows "" (unset) */
+	BATON_CONFIG_CHOICE,   /* one word of @choices, stored as its index (an enum) */
+	BATON_CONFIG_TYPE_NR
+};
+
+struct baton_config_key {
+	const char *path;     /* "cluster.raft.heartbeat_ms"; in list entries "cluster.members[].id" */
+	enum baton_config_type type;
+	const char *def;      /* default as written in YAML; NULL: none (zero/empty if optional) */
+	uint64_t min, max;    /* value, string length or number of list entries */
+	bool required;
+	const char *choices;  /* BATON_CONFIG_CHOICE: "debug|info|notice|warn|error" */
+	const char *doc;      /* one line, for docs/configuration.md */
+	/* Where the value lives: relative to struct baton_config, or for keys
+	 * inside a list entry relative to that entry's struct. */
+	size_t off, size;
+	size_t count_off;     /* BATON_CONFIG_LIST: the `unsigned` entry count */
+	size_t entry_size;    /* BATON_CONFIG_LIST: one entry */
+};
+
+/* Every key the file may contain, in table order (parents before children). */
+const struct baton_config_key *baton_config_keys(size_t *ret_n);
+
+/* "section", "list", "integer", "duration", "bool", "name", "path", "address", "choice". */
+const char *baton_config_type_name(enum baton_config_type type);
+
+/* The key reference of docs/configuration.md (a Markdown table), from the table. */
+void baton_config_write_reference(FILE *f);
+
+#endif
