@@ -80,6 +80,8 @@ int baton_parse_ipv4_port(const char *s, char *ret_host, size_t hostlen, int *re
 	host[colon - s] = '\0';
 	if (inet_pton(AF_INET, host, &a) != 1)
 		return -EINVAL;
+	if (colon[1] < '0' || colon[1] > '9') /* strtol would take " 7001" or "+7001" */
+		return -EINVAL;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 1 || port > 65535)
