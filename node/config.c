@@ -85,12 +85,61 @@ static const struct baton_config_key cfg_keys[] = {
 	    "Unique region name."),
 	KEY("cluster.regions[].priority", U64, baton_region_config, priority, "100", 0, 1000, OPTIONAL,
 	    "Preference in automatic failover, higher first; 0 = never chosen automatically (operators can still switch to it)."),
+	LIST("cluster.regions[].probes", baton_region_config, probes, n_probes, 0, BATON_MAX_PROBES, OPTIONAL,
+	     "External checks of the region's public endpoints, run by every coordinator and the witness. A round passes when every probe passes."),
+	CHOICE("cluster.regions[].probes[].type", baton_probe_config, type, NULL, "http|tcp", REQUIRED,
+	       "http: GET url and expect expect_status; tcp: connect to address."),
+	KEY("cluster.regions[].probes[].url", URL, baton_probe_config, url, "", 0, BATON_URL_LEN - 1, OPTIONAL,
+	    "For http probes: the URL to GET."),
+	KEY("cluster.regions[].probes[].address", ADDR, baton_probe_config, address, "", 0, BATON_ADDR_LEN - 1, OPTIONAL,
+	    "For tcp probes: IPv4 address and port to connect to."),
+	KEY("cluster.regions[].probes[].expect_status", U64, baton_probe_config, expect_status, "200", 100, 599, OPTIONAL,
+	    "For http probes: the HTTP status that means healthy."),
 	LIST("cluster.groups", baton_config, cluster.groups, cluster.n_groups, 1, BATON_MAX_GROUPS, OPTIONAL,
 	     "Failover groups, each with its own active region. Without this key: one group named default whose initial_active is the first region."),
 	KEY("cluster.groups[].name", NAME, baton_group_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
 	    "Unique group name."),
 	KEY("cluster.groups[].initial_active", NAME, baton_group_config, initial_active, NULL, 1, NAME_MAX_LEN, REQUIRED,
 	    "The region that holds the group's baton when the cluster is first bootstrapped: a cluster.regions name."),
+	SECTION("cluster.detection", OPTIONAL, "Failure detection: external probes and health reports."),
+	KEY("cluster.detection.probe_interval_ms", DURATION, baton_config, cluster.detection.probe_interval_ms, "1000", 100, 60000, OPTIONAL,
+	    "How often every coordinator probes every region."),
+	KEY("cluster.detection.probe_timeout_ms", DURATION, baton_config, cluster.detection.probe_timeout_ms, "800", 50, 60000, OPTIONAL,
+	    "Timeout of one probe; less than probe_interval_ms."),
+	KEY("cluster.detection.down_after_ms", DURATION, baton_config, cluster.detection.down_after_ms, "3000", 0, 600000, OPTIONAL,
+	    "A region whose probes fail this long is subjectively down for this observer (the change is committed)."),
+	KEY("cluster.detection.up_after_ms", DURATION, baton_config, cluster.detection.up_after_ms, "2000", 0, 600000, OPTIONAL,
+	    "A subjectively down region whose probes pass this long is up again."),
+	KEY("cluster.detection.observer_quorum", U64, baton_config, cluster.detection.observer_quorum, "0", 0, BATON_MAX_MEMBERS, OPTIONAL,
+	    "Observers that must see a region down for it to be objectively down; 0 = a majority of the members."),
+	KEY("cluster.detection.report_max_age_ms", DURATION, baton_config, cluster.detection.report_max_age_ms, "10000", 100, 600000, OPTIONAL,
+	    "Health reports sent longer ago than this (reporter clock vs coordinator clock) are rejected as stale."),
+	KEY("cluster.detection.report_max_skew_ms", DURATION, baton_config, cluster.detection.report_max_skew_ms, "2000", 0, 600000, OPTIONAL,
+	    "Health reports dated further in the future than this are rejected."),
+	KEY("cluster.detection.reporter_timeout_ms", DURATION, baton_config, cluster.detection.reporter_timeout_ms, "5000", 100, 600000, OPTIONAL,
+	    "A region whose coordinator accepted no report for this long has lost its reporters."),
+	SECTION("cluster.lease", OPTIONAL, "The active region's lease and the wait before another region is promoted."),
+	KEY("cluster.lease.ttl_ms", DURATION, baton_config, cluster.lease.ttl_ms, "3000", 300, 600000, OPTIONAL,
+	    "Lease of the active region's coordinator; renewed through the leader every ttl_ms/3. Unrenewed this long, it fences its own region."),
+	KEY("cluster.lease.max_drift_percent", U64, baton_config, cluster.lease.max_drift_percent, "5", 0, 50, OPTIONAL,
+	    "Bound on how much faster or slower one node's clock runs than another's."),
+	KEY("cluster.lease.margin_ms", DURATION, baton_config, cluster.lease.margin_ms, "1000", 0, 600000, OPTIONAL,
+	    "Added to the wait before promoting another region; must cover the self-fence steps."),
+	SECTION("cluster.failover", OPTIONAL, "Automatic failover rules."),
+	KEY("cluster.failover.failover_after_ms", DURATION, baton_config, cluster.failover.failover_after_ms, "2000", 0, 3600000, OPTIONAL,
+	    "The active region must be objectively down this long before an automatic failover."),
+	KEY("cluster.failover.cooldown_ms", DURATION, baton_config, cluster.failover.cooldown_ms, "300000", 0, 86400000, OPTIONAL,
+	    "Minimum time between two automatic failovers of a group."),
+	KEY("cluster.failover.max_lag_bytes", U64, baton_config, cluster.failover.max_lag_bytes, "1048576", 0, UINT64_C(1) << 50, OPTIONAL,
+	    "RPO guard: a standby whose reported replication lag exceeds this is not a candidate."),
+	KEY("cluster.failover.max_lag_ms", DURATION, baton_config, cluster.failover.max_lag_ms, "10000", 0, 86400000, OPTIONAL,
+	    "RPO guard in time: a standby whose reported replay delay exceeds this is not a candidate."),
+	KEY("cluster.failover.flap_window_ms", DURATION, baton_config, cluster.failover.flap_window_ms, "3600000", 1000, 604800000, OPTIONAL,
+	    "Window in which automatic failovers are counted for flap protection."),
+	KEY("cluster.failover.flap_max", U64, baton_config, cluster.failover.flap_max, "3", 1, 16, OPTIONAL,
+	    "This many automatic failovers within flap_window_ms freeze the group (an operator must unfreeze)."),
+	KEY("cluster.failover.require_reporters", BOOL, baton_config, cluster.failover.require_reporters, "false", 0, 0, OPTIONAL,
+	    "If true, a standby is a candidate only while its reporters send fresh reports."),
 	SECTION("node", REQUIRED, "This host; differs between nodes."),
 	KEY("node.id", U64, baton_config, node.id, NULL, 1, 255, REQUIRED,
 	    "Which cluster.members entry this node is."),
@@ -102,6 +151,10 @@ static const struct baton_config_key cfg_keys[] = {
 	    "Bind address of the HTTP API if it differs from this member's api (e.g. 0.0.0.0:8001); empty = the member's api."),
 	KEY("node.raft_bind", ADDR, baton_config, node.raft_bind, "", 0, BATON_ADDR_LEN - 1, OPTIONAL,
 	    "Bind address of the raft transport if it differs from this member's raft (e.g. 0.0.0.0:7001 behind NAT); empty = the member's raft."),
+	KEY("node.report_key_file", TEXT, baton_config, node.report_key_file, "", 0, BATON_PATH_LEN - 1, OPTIONAL,
+	    "Key (64 hex chars, mode 0600) that this region's baton-reporters sign health reports with; empty = reports are refused."),
+	KEY("node.peer_key_file", TEXT, baton_config, node.peer_key_file, "", 0, BATON_PATH_LEN - 1, OPTIONAL,
+	    "Cluster-wide key (64 hex chars, mode 0600) authenticating coordinator-to-coordinator requests; empty = unauthenticated (logged at start)."),
 };
 
 #define CFG_NKEYS BATON_ARRAY_SIZE(cfg_keys)
@@ -132,7 +185,8 @@ const char *baton_config_type_name(enum baton_config_type type)
 		[BATON_CONFIG_U64] = "integer",     [BATON_CONFIG_DURATION] = "duration",
 		[BATON_CONFIG_BOOL] = "bool",       [BATON_CONFIG_NAME] = "name",
 		[BATON_CONFIG_PATH] = "path",       [BATON_CONFIG_ADDR] = "address",
-		[BATON_CONFIG_CHOICE] = "choice",
+		[BATON_CONFIG_CHOICE] = "choice",   [BATON_CONFIG_TEXT] = "text",
+		[BATON_CONFIG_URL] = "url",
 	};
 	return (unsigned)type < BATON_CONFIG_TYPE_NR ? names[type] : "?";
 }
@@ -357,6 +411,28 @@ static int cfg_set_scalar(struct cfg_ctx *x, const struct baton_config_key *k,
 			cfg_store_uint(dst, k->size, idx);
 		return rv;
 	}
+	case BATON_CONFIG_TEXT:
+	case BATON_CONFIG_URL:
+		rv = baton_yaml_get_str(d, n, path, k->min, k->max, NULL, dst, k->size, x->errbuf,
+					x->errlen);
+		if (rv != 0)
+			return rv;
+		for (const unsigned char *c = dst; *c != '\0'; c++)
+			if (*c < 0x20 || *c == 0x7f || (k->type == BATON_CONFIG_URL && *c == ' ')) {
+				baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
+						  "must not contain %s, got %s",
+						  *c == ' ' ? "spaces" : "control characters",
+						  cfg_got(got, sizeof got, n));
+				return -EINVAL;
+			}
+		if (k->type == BATON_CONFIG_URL && ((char *)dst)[0] != '\0' &&
+		    strncmp(dst, "http://", 7) != 0 && strncmp(dst, "https://", 8) != 0) {
+			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
+					  "must be an http:// or https:// URL, got %s",
+					  cfg_got(got, sizeof got, n));
+			return -EINVAL;
+		}
+		return 0;
 	default:
 		return -EINVAL; /* UNTESTED: sections and lists never get here */
 	}
@@ -488,6 +564,35 @@ static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const ch
 	va_end(ap);
 	baton_yaml_errorf(x->errbuf, x->errlen, x->doc, line, path, "%s", msg);
 	return -EINVAL;
+}
+
+static int cfg_check_detection(struct cfg_ctx *x, const struct baton_cluster_config *c)
+{
+	const struct baton_detection_config *d = &c->detection;
+
+	if (d->probe_timeout_ms >= d->probe_interval_ms)
+		return cfg_fail(x, cfg_line(x, "cluster.detection.probe_timeout_ms", 0),
+				"cluster.detection.probe_timeout_ms",
+				"must be less than probe_interval_ms (%" PRIu64 "), got %" PRIu64,
+				d->probe_interval_ms, d->probe_timeout_ms);
+	if (d->observer_quorum > c->n_members)
+		return cfg_fail(x, cfg_line(x, "cluster.detection.observer_quorum", 0),
+				"cluster.detection.observer_quorum",
+				"must be at most the number of members (%u), got %" PRIu64, c->n_members,
+				d->observer_quorum);
+	for (unsigned i = 0; i < c->n_regions; i++)
+		for (unsigned j = 0; j < c->regions[i].n_probes; j++) {
+			const struct baton_probe_config *p = &c->regions[i].probes[j];
+			char path[96];
+			snprintf(path, sizeof path, "cluster.regions[%u].probes[%u]", i, j);
+			if (p->type == BATON_PROBE_HTTP && p->url[0] == '\0')
+				return cfg_fail(x, cfg_line(x, "cluster.regions[].probes[].type", j), path,
+						"an http probe needs a url");
+			if (p->type == BATON_PROBE_TCP && p->address[0] == '\0')
+				return cfg_fail(x, cfg_line(x, "cluster.regions[].probes[].type", j), path,
+						"a tcp probe needs an address");
+		}
+	return 0;
 }
 
 static int cfg_check_raft(struct cfg_ctx *x, const struct baton_raft_config *r)
@@ -643,6 +748,12 @@ static int cfg_check_groups(struct cfg_ctx *x, struct baton_cluster_config *c)
 
 static int cfg_check_node(struct cfg_ctx *x, struct baton_config *cfg)
 {
+	const char *files[][2] = {{"node.report_key_file", cfg->node.report_key_file},
+				  {"node.peer_key_file", cfg->node.peer_key_file}};
+	for (size_t i = 0; i < BATON_ARRAY_SIZE(files); i++)
+		if (files[i][1][0] != '\0' && files[i][1][0] != '/')
+			return cfg_fail(x, cfg_line(x, files[i][0], 0), files[i][0],
+					"must be an absolute path, got '%s'", files[i][1]);
 	const struct baton_member_config *self = baton_config_member(&cfg->cluster, cfg->node.id);
 
 	if (self == NULL) {
@@ -704,6 +815,8 @@ static int cfg_from_doc(const struct baton_yaml_doc *doc, struct baton_config *r
 		rv = cfg_check_regions(x, &cfg->cluster);
 	if (rv == 0)
 		rv = cfg_check_groups(x, &cfg->cluster);
+	if (rv == 0)
+		rv = cfg_check_detection(x, &cfg->cluster);
 	if (rv == 0)
 		rv = cfg_check_node(x, cfg);
 	if (rv == 0) {
@@ -847,7 +960,8 @@ void baton_config_cluster_hash(const struct baton_cluster_config *c, char out[65
 
 static bool cfg_is_text(enum baton_config_type t)
 {
-	return t == BATON_CONFIG_NAME || t == BATON_CONFIG_PATH || t == BATON_CONFIG_ADDR;
+	return t == BATON_CONFIG_NAME || t == BATON_CONFIG_PATH || t == BATON_CONFIG_ADDR ||
+	       t == BATON_CONFIG_TEXT || t == BATON_CONFIG_URL;
 }
 
 static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char *base)

@@ -53,9 +53,52 @@ struct baton_member_config {
 	char api[BATON_ADDR_LEN];    /* "a.b.c.d:port", HTTP API */
 };
 
+#define BATON_MAX_PROBES 8
+#define BATON_URL_LEN 256
+
+enum baton_probe_type { BATON_PROBE_HTTP, BATON_PROBE_TCP };
+
+/* An external check of a region's public endpoint, run by every coordinator
+ * and the witness. */
+struct baton_probe_config {
+	unsigned type;               /* enum baton_probe_type */
+	char url[BATON_URL_LEN];     /* http */
+	char address[BATON_ADDR_LEN];/* tcp */
+	uint64_t expect_status;      /* http: the status that means healthy */
+};
+
 struct baton_region_config {
 	char name[BATON_NAME_LEN];
 	unsigned priority;           /* 0..1000; 0 = never chosen by automatic failover */
+	struct baton_probe_config probes[BATON_MAX_PROBES];
+	unsigned n_probes;
+};
+
+struct baton_detection_config {
+	uint64_t probe_interval_ms;
+	uint64_t probe_timeout_ms;   /* < probe_interval_ms */
+	uint64_t down_after_ms;      /* failing this long -> subjectively down */
+	uint64_t up_after_ms;        /* passing this long -> up again */
+	uint64_t observer_quorum;    /* 0 = a majority of the members */
+	uint64_t report_max_age_ms;  /* older health reports are rejected as stale */
+	uint64_t report_max_skew_ms; /* reports from further in the future are rejected */
+	uint64_t reporter_timeout_ms;/* no accepted report for this long -> reporters lost */
+};
+
+struct baton_lease_config {
+	uint64_t ttl_ms;
+	uint64_t max_drift_percent;  /* bound on clock-rate difference between two nodes */
+	uint64_t margin_ms;          /* added to the wait; covers self-fence duration */
+};
+
+struct baton_failover_config {
+	uint64_t failover_after_ms;  /* objectively down this long before failing over */
+	uint64_t cooldown_ms;        /* between automatic failovers */
+	uint64_t max_lag_bytes;      /* RPO guard: candidates further behind are skipped */
+	uint64_t max_lag_ms;
+	uint64_t flap_window_ms;
+	uint64_t flap_max;           /* this many automatic failovers in the window freezes */
+	bool require_reporters;      /* candidates need fresh reports from their reporters */
 };
 
 struct baton_group_config {
@@ -73,6 +116,9 @@ struct baton_cluster_config {
 	unsigned n_regions;          /* >= 1, each with >= 1 non-witness member */
 	struct baton_group_config groups[BATON_MAX_GROUPS];
 	unsigned n_groups;           /* >= 1 (a "default" group if the file has none) */
+	struct baton_detection_config detection;
+	struct baton_lease_config lease;
+	struct baton_failover_config failover;
 };
 
 struct baton_node_config {
@@ -83,6 +129,8 @@ struct baton_node_config {
 	 * cluster address (so never empty after a successful load). */
 	char api_listen[BATON_ADDR_LEN];
 	char raft_bind[BATON_ADDR_LEN];
+	char report_key_file[BATON_PATH_LEN]; /* this region's reporter key; "" = reports refused */
+	char peer_key_file[BATON_PATH_LEN];   /* cluster-wide key for coordinator RPCs; "" = unauthenticated */
 };
 
 struct baton_config {
@@ -135,6 +183,8 @@ enum baton_config_type {
 	BATON_CONFIG_PATH,     /* absolute path, up to max chars */
 	BATON_CONFIG_ADDR,     /* IPv4 "a.b.c.d:port"; min 0 allows "" (unset) */
 	BATON_CONFIG_CHOICE,   /* one word of @choices, stored as its index (an enum) */
+	BATON_CONFIG_TEXT,     /* min..max printable characters */
+	BATON_CONFIG_URL,      /* http:// or https:// URL without spaces, up to max chars */
 	BATON_CONFIG_TYPE_NR
 };
 
