@@ -164,9 +164,27 @@ static const char *kind_name(int kind)
 	return "transition";
 }
 
+/* Whether names[i] already appeared earlier in the same list. */
+static bool named_before(char *const *names, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(names[k], names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool region_named_before(Baton__RegionSpec *const *regions, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(regions[k]->name, regions[i]->name) == 0)
+			return true;
+	return false;
+}
+
 static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig *cc)
 {
 	struct baton_fsm_state *st = c->f->st;
+	size_t new_groups = 0;
 
 	if (!fits(cc->hash, sizeof st->conf_hash) || cc->n_regions > BATON_FSM_MAX_REGIONS ||
 	    cc->n_groups > BATON_FSM_MAX_GROUPS)
@@ -190,6 +208,24 @@ static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig 
 	for (size_t i = 0; i < cc->n_groups; i++)
 		if (!fits(cc->groups[i], BATON_NAME_MAX) || cc->groups[i][0] == '\0')
 			return reject(c, BATON_FSM_INVALID, "bad group name");
+	/* Check the group and region limits before changing anything: a
+	 * rejected command leaves the state as it was. */
+	for (size_t i = 0; i < cc->n_groups; i++)
+		if (find_group(st, cc->groups[i]) == NULL && !named_before(cc->groups, i))
+			new_groups++;
+	if (st->n_groups + new_groups > BATON_FSM_MAX_GROUPS)
+		return reject(c, BATON_FSM_INVALID, "config needs %zu groups (max %d)", st->n_groups + new_groups,
+			      BATON_FSM_MAX_GROUPS);
+	for (size_t i = 0; i < cc->n_groups; i++) {
+		struct baton_group_state *g = find_group(st, cc->groups[i]);
+		size_t n = g != NULL ? g->n_regions : 0;
+		for (size_t j = 0; j < cc->n_regions; j++)
+			if (find_region(g, cc->regions[j]->name) == NULL && !region_named_before(cc->regions, j))
+				n++;
+		if (n > BATON_FSM_MAX_REGIONS)
+			return reject(c, BATON_FSM_INVALID, "group '%s' would have %zu regions (max %d)", cc->groups[i],
+				      n, BATON_FSM_MAX_REGIONS);
+	}
 
 	/* Groups and regions named by the new config exist afterwards; state of
 	 * the ones that already existed is kept. Nothing is ever removed here:
@@ -386,6 +422,8 @@ static int apply_step_update(struct apply_ctx *c, const Baton__StepUpdate *u)
 		return reject(c, BATON_FSM_UNKNOWN, "transition %s has no step '%s'", u->transition_id, u->step);
 	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
 		return reject(c, BATON_FSM_INVALID, "transition %s is not running", u->transition_id);
+	if (u->state < BATON__STEP_STATE__STEP_PENDING || u->state > BATON__STEP_STATE__STEP_SKIPPED)
+		return reject(c, BATON_FSM_INVALID, "bad step state %d", u->state);
 	/* DONE and SKIPPED are final: a step that completed is never started
 	 * again, whichever leader asks. FAILED may be retried. */
 	if (s->state == BATON__STEP_STATE__STEP_DONE || s->state == BATON__STEP_STATE__STEP_SKIPPED)
@@ -419,6 +457,12 @@ static int apply_transition_end(struct apply_ctx *c, const Baton__TransitionEnd 
 
 	if (rv != 0)
 		return rv;
+	/* Only a failed transition can be resumed: done and aborted are final,
+	 * like a done step, and a running one has nothing to resume. */
+	if (e->state == BATON__TRANSITION_STATE__TRANSITION_RUNNING &&
+	    g->tr.state != BATON__TRANSITION_STATE__TRANSITION_FAILED)
+		return reject(c, BATON_FSM_INVALID, "transition %s has not failed; only a failed one can be resumed",
+			      e->transition_id);
 	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING &&
 	    e->state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
 		return reject(c, BATON_FSM_INVALID, "transition %s already ended", e->transition_id);

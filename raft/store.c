@@ -196,7 +196,7 @@ static int txn_put(struct baton_store_txn *t, MDB_dbi dbi, MDB_val *k, const voi
 	int rc;
 
 	if (t->err != 0)
-		return t->err;
+		return mdb_to_errno(t->err); /* a raw MDB code is not a -errno */
 	rc = mdb_put(t->txn, dbi, k, &v, 0);
 	if (rc != 0)
 		t->err = rc;
