@@ -186,6 +186,8 @@ static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig 
 	struct baton_fsm_state *st = c->f->st;
 	size_t new_groups = 0;
 
+	if (cc->generation == 0)
+		return reject(c, BATON_FSM_INVALID, "cluster config generation 0 is not valid (generations start at 1)");
 	if (!fits(cc->hash, sizeof st->conf_hash) || cc->n_regions > BATON_FSM_MAX_REGIONS ||
 	    cc->n_groups > BATON_FSM_MAX_GROUPS)
 		return reject(c, BATON_FSM_INVALID, "cluster config exceeds a limit");
@@ -304,6 +306,8 @@ static int apply_transition_begin(struct apply_ctx *c, const Baton__TransitionBe
 		return rv;
 	if (find_region(g, b->to) == NULL)
 		rv = reject(c, BATON_FSM_UNKNOWN, "unknown target region '%s'", b->to);
+	else if (!drill && g->active[0] == '\0')
+		rv = reject(c, BATON_FSM_INVALID, "no region is active yet; the first activation comes from the config");
 	else if (strcmp(b->from, g->active) != 0)
 		rv = reject(c, BATON_FSM_STALE_EPOCH, "transition from '%s' but '%s' is active", b->from, g->active);
 	else if (!drill && strcmp(b->to, g->active) == 0)
@@ -576,16 +580,17 @@ static int apply_region_health(struct apply_ctx *c, const Baton__RegionHealth *h
 	r = find_region(g, h->region);
 	if (r == NULL)
 		return reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", h->region);
-	if (!r->has_health || r->critical != h->critical || r->reporters_ok != h->reporters_ok)
+	if (!r->has_health || r->critical != h->critical || r->reporters_ok != h->reporters_ok) {
+		r->health_index = c->index;
 		event(c, "health", h->critical ? "critical" : "ok", g->epoch, NULL, "region %s reports %s%s%s",
 		      h->region, h->critical ? "a critical failure" : h->reporters_ok ? "healthy" : "no reporters",
 		      h->detail != NULL && h->detail[0] ? ": " : "", h->detail != NULL ? h->detail : "");
+	}
 	r->has_health = true;
 	r->critical = h->critical;
 	r->reporters_ok = h->reporters_ok;
 	r->lag_bytes = h->lag_bytes;
 	r->lag_ms = h->lag_ms;
-	r->health_index = c->index;
 	CPY(r->health_detail, h->detail);
 	return BATON_FSM_OK;
 }
@@ -1088,9 +1093,10 @@ int baton_fsm_restore(struct baton_fsm *f, const void *buf, size_t len)
 	}
 	rv = baton_fsm_state_from_pb(fresh, snap, f->errmsg, sizeof f->errmsg);
 	if (rv == 0 && f->store != NULL) {
-		rv = baton_store_clear(f->store, f->errmsg, sizeof f->errmsg);
+		/* One transaction: a crash leaves either the old view or the new. */
+		rv = baton_store_begin(f->store, &t);
 		if (rv == 0)
-			rv = baton_store_begin(f->store, &t);
+			rv = baton_store_drop_all(t);
 		for (size_t i = 0; rv == 0 && i < snap->n_history; i++) {
 			void *b;
 			size_t l;

@@ -103,7 +103,7 @@ struct baton_region_state {
 	unsigned n_obs;
 	bool has_health;
 	bool critical, reporters_ok;
-	uint64_t lag_bytes, lag_ms, health_index;
+	uint64_t lag_bytes, lag_ms, health_index; /* health_index: raft index of the last critical/reporters change */
 	char health_detail[BATON_TEXT_MAX];
 };
 
@@ -191,8 +191,10 @@ const struct baton_region_state *baton_fsm_region(const struct baton_group_state
 int baton_fsm_history(struct baton_fsm *f, uint64_t since, unsigned limit,
 		      void (*fn)(void *data, const Baton__HistoryEvent *ev), void *data);
 
-/* Serialize a command for proposing (fills cmd_id if empty). *ret_buf is
- * malloc'd. */
+/* Serialize a command for proposing; cmd_id must be set (-EINVAL if not).
+ * The result is framed: "BTN" + format byte, u32 LE payload length, the
+ * protobuf payload, zero padding to a multiple of 8 bytes (libraft 0.15's uv
+ * backend needs 8-byte entries: canonical/raft#189). *ret_buf is malloc'd. */
 int baton_fsm_encode(const Baton__Command *cmd, void **ret_buf, size_t *ret_len);
 /* Decode with the size limit; errors name the reason. Free with
  * baton__command__free_unpacked(cmd, NULL). */

@@ -388,7 +388,8 @@ int baton_fsm_state_from_pb(struct baton_fsm_state *st, const Baton__Snapshot *s
 			snprintf(errbuf, errlen, "snapshot nonce too long");
 			return -EINVAL;
 		}
-		memcpy(st->nonces[i].nonce, snap->nonces[i]->nonce.data, snap->nonces[i]->nonce.len);
+		if (snap->nonces[i]->nonce.len > 0)
+			memcpy(st->nonces[i].nonce, snap->nonces[i]->nonce.data, snap->nonces[i]->nonce.len);
 		st->nonces[i].len = snap->nonces[i]->nonce.len;
 		st->nonces[i].expires_at_ms = snap->nonces[i]->expires_at_ms;
 	}

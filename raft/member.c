@@ -299,7 +299,8 @@ static void propose_cb(struct raft_apply *req, int status, void *result)
 {
 	struct propose_req *p = req->data;
 
-	p->cb(p->data, map_status(status), status == 0 ? result : NULL);
+	if (p->cb != NULL)
+		p->cb(p->data, map_status(status), status == 0 ? result : NULL);
 	free(p);
 }
 

@@ -119,7 +119,8 @@ int baton_member_start(struct baton_member *m, char *errbuf, size_t errlen);
 
 /* Propose @cmd (cmd_id must be set). @cb runs once with 0 and the FSM result
  * once applied here, or a BATON_E* code; never synchronously. Returns 0, or
- * BATON_ENOTLEADER / BATON_ESHUTDOWN / -ENOMEM without calling @cb. */
+ * BATON_ENOTLEADER / BATON_ESHUTDOWN / -ENOMEM without calling @cb. @cb may be
+ * NULL (fire and forget). */
 typedef void (*baton_member_propose_cb)(void *data, int status, const struct baton_fsm_result *res);
 int baton_member_propose(struct baton_member *m, const Baton__Command *cmd, baton_member_propose_cb cb, void *data);
 /* Confirm leadership now (a barrier through the log); @cb(data, 0) if still

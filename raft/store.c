@@ -235,6 +235,18 @@ int baton_store_put_cmd(struct baton_store_txn *t, const char *cmd_id, uint64_t 
 	return txn_put(t, t->s->cmd_index, &ikey, cmd_id, strlen(cmd_id));
 }
 
+int baton_store_drop_all(struct baton_store_txn *t)
+{
+	int rc;
+
+	if (t->err != 0)
+		return mdb_to_errno(t->err);
+	if ((rc = mdb_drop(t->txn, t->s->meta, 0)) != 0 || (rc = mdb_drop(t->txn, t->s->history, 0)) != 0 ||
+	    (rc = mdb_drop(t->txn, t->s->cmds, 0)) != 0 || (rc = mdb_drop(t->txn, t->s->cmd_index, 0)) != 0)
+		t->err = rc;
+	return mdb_to_errno(rc);
+}
+
 int baton_store_prune_cmds(struct baton_store_txn *t, uint64_t index)
 {
 	MDB_cursor *cur;

@@ -36,6 +36,8 @@ int baton_store_put_state(struct baton_store_txn *t, const void *buf, size_t len
 int baton_store_put_history(struct baton_store_txn *t, uint64_t seq, const void *buf, size_t len);
 int baton_store_put_cmd(struct baton_store_txn *t, const char *cmd_id, uint64_t index, const void *buf,
 			size_t len);
+/* Drop every record inside this transaction (restore replaces all at once). */
+int baton_store_drop_all(struct baton_store_txn *t);
 /* Forget dedupe records of entries below @index. */
 int baton_store_prune_cmds(struct baton_store_txn *t, uint64_t index);
 /* Commit (or abort on failure); the txn is gone either way. errbuf names the
