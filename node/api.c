@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "peer.h"
 #include "util.h"
 
 static void respond_json(struct baton_http_exchange *ex, int status, json_t *j)
@@ -222,11 +223,15 @@ static void region_check(struct baton_node *n, struct baton_http_exchange *ex, c
 	}
 	active = strcmp(g->active, n->cfg.self->region) == 0;
 	running = g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING && !g->tr.drill;
-	bool ok = want_active ? active && !running : !active && g->active[0] != '\0';
+	const char *lease_why = NULL;
+	int gi = (int)(g - n->fsm.st->groups);
+	bool may_act = active && baton_coord_may_act(n, (unsigned)gi, &lease_why);
+	bool ok = want_active ? may_act && !running : !active && g->active[0] != '\0';
 	respond_json(ex, ok ? 200 : 503,
-		     json_pack("{s:s,s:s,s:s?,s:I,s:b,s:b}", "region", n->cfg.self->region, "group", g->name,
+		     json_pack("{s:s,s:s,s:s?,s:I,s:b,s:b,s:b,s:s?}", "region", n->cfg.self->region, "group", g->name,
 			       "active_region", g->active[0] ? g->active : NULL, "epoch", (json_int_t)g->epoch, "active",
-			       active, "transition_running", running));
+			       active, "lease_valid", may_act, "transition_running", running, "reason",
+			       active && !may_act ? lease_why : NULL));
 }
 
 static void history_event_json(void *data, const Baton__HistoryEvent *ev)
@@ -322,6 +327,10 @@ void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct ba
 		history(n, ex, req);
 	else if (strcmp(req->path, "/metrics") == 0 && get)
 		metrics(n, ex);
+	else if (strcmp(req->path, "/v1/health") == 0 && strcmp(req->method, "POST") == 0)
+		baton_health_handle_http(n, ex, req);
+	else if (strcmp(req->path, "/v1/internal/peer") == 0 && strcmp(req->method, "POST") == 0)
+		baton_peer_handle_http(n, ex, req);
 	else if (strcmp(req->path, "/v1/status") == 0 || strcmp(req->path, "/v1/active") == 0 ||
 		 strcmp(req->path, "/v1/standby") == 0 || strcmp(req->path, "/v1/history") == 0 ||
 		 strcmp(req->path, "/metrics") == 0)

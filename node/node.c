@@ -29,6 +29,7 @@
 
 #include "baton_config.h"
 #include "log.h"
+#include "peer.h"
 #include "sdnotify.h"
 #include "util.h"
 
@@ -291,6 +292,16 @@ static void leader_ready(void *data, uint64_t term)
 {
 	struct baton_node *n = data;
 
+	/* The lease wait of a new leader counts from here (coord.c). */
+	n->leader_since_ms = uv_now(n->loop);
+	for (unsigned g = 0; g < BATON_MAX_GROUPS; g++) {
+		n->groups[g].last_grant_ms = 0;
+		n->groups[g].down_since_ms = 0;
+		n->groups[g].revoked = false;
+		n->groups[g].proposing = false;
+		n->groups[g].last_decision[0] = '\0';
+	}
+
 	log_notice("raft", "leading", "term=%llu witness=%s", (unsigned long long)term, n->witness ? "yes" : "no");
 	leader_duties(n);
 }
@@ -348,6 +359,10 @@ static void tick_cb(uv_timer_t *t)
 	if (n->stopping)
 		return;
 	leader_duties(n);
+	if (n->config_done || !baton_member_is_ready_leader(&n->member)) {
+		baton_coord_tick(n);
+		baton_exec_tick(n);
+	}
 	notify_systemd(n);
 }
 
@@ -371,6 +386,18 @@ static void member_closed(struct baton_member *m)
 	n->pending_closes--;
 }
 
+static void detect_closed(struct baton_detect *d)
+{
+	struct baton_node *n = BATON_CONTAINER_OF(d, struct baton_node, detect);
+	n->pending_closes--;
+}
+
+static void http_client_closed(struct baton_http_client *c)
+{
+	struct baton_node *n = BATON_CONTAINER_OF(c, struct baton_node, http_client);
+	n->pending_closes--;
+}
+
 static void node_stop(struct baton_node *n, int exit_code)
 {
 	if (n->stopping)
@@ -386,6 +413,14 @@ static void node_stop(struct baton_node *n, int exit_code)
 	if (n->member_inited) {
 		n->pending_closes++;
 		baton_member_close(&n->member, member_closed);
+	}
+	if (n->detect_inited) {
+		n->pending_closes++;
+		baton_detect_close(&n->detect, detect_closed);
+	}
+	if (n->http_client_inited) {
+		n->pending_closes++;
+		baton_http_client_close(&n->http_client, http_client_closed);
 	}
 	n->pending_closes += 4;
 	uv_close((uv_handle_t *)&n->stop_timer, handle_closed);
@@ -583,6 +618,24 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	n->http.data = n;
 	n->http_inited = true;
 
+	rv = baton_http_client_init(&n->http_client, loop);
+	if (rv != 0) {
+		snprintf(err, errlen, "http client: %s", n->http_client.errmsg);
+		return rv;
+	}
+	n->http_client_inited = true;
+	rv = baton_peer_init(n, n->cfg.node.peer_key_file, err, errlen);
+	if (rv != 0)
+		return rv;
+	rv = baton_health_init(n, err, errlen);
+	if (rv != 0)
+		return rv;
+	rv = baton_detect_init(&n->detect, loop, &n->http_client, &n->cfg.cluster, baton_coord_observed, n);
+	if (rv != 0) {
+		snprintf(err, errlen, "probes: %s", uv_strerror(rv));
+		return rv;
+	}
+	n->detect_inited = true;
 	rv = check_port_free(n->cfg.node.raft_bind, "raft", err, errlen);
 	if (rv != 0)
 		return rv;
@@ -687,6 +740,10 @@ int baton_node_main(int argc, char **argv, bool witness)
 				baton_http_server_close(&n->http, NULL);
 			if (n->member_inited)
 				baton_member_close(&n->member, NULL);
+			if (n->detect_inited)
+				baton_detect_close(&n->detect, NULL);
+			if (n->http_client_inited)
+				baton_http_client_close(&n->http_client, NULL);
 		}
 		uv_run(&loop, UV_RUN_DEFAULT);
 		(void)uv_loop_close(&loop);
@@ -702,6 +759,7 @@ int baton_node_main(int argc, char **argv, bool witness)
 	if (rv != 0)
 		log_error("node", "loop did not close cleanly", "error=%s", uv_strerror(rv));
 	code = n->exit_code;
+	baton_health_done(n);
 	baton_fsm_close(&n->fsm);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);

@@ -12,7 +12,12 @@
 #include <uv.h>
 
 #include "config.h"
+#include "coord.h"
+#include "detect.h"
+#include "exec.h"
+#include "health.h"
 #include "fsm.h"
+#include "http_client.h"
 #include "http_server.h"
 #include "member.h"
 
@@ -26,6 +31,21 @@ struct baton_node {
 	struct baton_fsm fsm;
 	struct baton_member member;
 	struct baton_http_server http;
+	struct baton_http_client http_client;
+	struct baton_detect detect;
+	bool http_client_inited, detect_inited;
+	/* coordination (coord.c) */
+	struct baton_coord_group groups[BATON_MAX_GROUPS];
+	uint64_t leader_since_ms;     /* mono: when this node last became a ready leader */
+	bool obs_inflight[BATON_MAX_REGIONS];
+	bool health_inflight;
+	struct baton_health health;
+	bool exec_ending;
+	/* peer requests (peer.c) */
+	bool have_peer_key;
+	uint8_t peer_key[32];
+	uint64_t peer_seq;
+	uint64_t peer_last_seq[256];  /* by sender id */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t tick;
 	uv_timer_t stop_timer;      /* deferred stop from inside raft callbacks */

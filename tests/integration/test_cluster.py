@@ -40,7 +40,10 @@ class ClusterTest(unittest.TestCase):
         wait_for(lambda: self.c.active_region(self.leader) == "eu-west", 10, "initial activation of eu-west")
 
     def tearDown(self):
+        self.c.cleanup()
+        reports = self.c.sanitizer_reports()
         self.c.destroy()
+        self.assertEqual(reports, [], "sanitizer reports in daemon logs")
 
     def test_after_kill_9_of_the_leader_a_new_leader_is_elected_and_all_nodes_agree(self):
         old = self.leader
@@ -98,7 +101,7 @@ class ClusterTest(unittest.TestCase):
     def test_active_and_standby_endpoints_answer_for_load_balancers(self):
         eu, us = self.c.node("eu-west"), self.c.node("us-east")
         wait_for(lambda: us.get("/v1/standby")[0] == 200, 10, "us-east to report standby")
-        self.assertEqual(eu.get("/v1/active")[0], 200)
+        wait_for(lambda: eu.get("/v1/active")[0] == 200, 10, "eu-west to hold a lease")
         self.assertEqual(eu.get("/v1/standby")[0], 503)
         self.assertEqual(us.get("/v1/active")[0], 503)
         self.assertEqual(self.c.node("witness").get("/v1/active")[0], 503)

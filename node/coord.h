@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Detection, leases and automatic decisions on a running node (coord.c).
+ * Called from the node's tick; state lives in struct baton_node. */
+#ifndef BATON_COORD_H
+#define BATON_COORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decide.h"
+
+struct baton_node;
+
+/* Per group, on every node. */
+struct baton_coord_group {
+	/* leader bookkeeping (monotonic ms on this node) */
+	uint64_t last_grant_ms;       /* last lease renewal granted to the active region */
+	uint64_t down_since_ms;       /* active region objectively down since, 0 = up */
+	bool revoked;                 /* renewals refused: the active region is objectively down */
+	bool proposing;               /* a transition/freeze proposal is in flight */
+	char last_decision[192];      /* decision|rule|target last written to the history */
+	struct baton_decide_output decision;
+	/* holder (this node's region is active) */
+	bool holder;
+	bool lease_valid;             /* granted at least once since holding */
+	uint64_t lease_until_ms;      /* mono */
+	uint64_t last_renew_sent_ms;
+	bool renewing;
+	uint64_t held_epoch;
+	bool fenced;
+	uint64_t fenced_at_wall_ms;
+	char fence_reason[160];
+	uint64_t renewals_ok, renewals_refused, renewals_failed;
+};
+
+void baton_coord_tick(struct baton_node *n);
+/* Fill a decision input for group @g (regions array must hold BATON_MAX_REGIONS). */
+void baton_coord_decide_input(struct baton_node *n, unsigned g, struct baton_decide_region *regions,
+			      struct baton_decide_input *in);
+/* Whether this node's region may take writes for group @g right now: it holds
+ * the baton, its lease is valid, and it has not fenced itself. */
+bool baton_coord_may_act(struct baton_node *n, unsigned g, const char **why);
+/* The observer's verdict changed (from detect.c). */
+void baton_coord_observed(void *data, const char *region, bool down, const char *detail);
+/* When the lease wait for group @g ends, on this (leader) node's clock. */
+uint64_t baton_coord_lease_clear_at(struct baton_node *n, unsigned g);
+uint64_t baton_coord_lease_bound_ms(const struct baton_node *n);
+
+#endif
