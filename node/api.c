@@ -110,6 +110,85 @@ static json_t *member_name_json(struct baton_node *n, uint32_t id)
 	return json_pack("{s:i,s:s,s:s}", "id", (int)m->id, "name", m->name, "api", m->api);
 }
 
+static const char *member_name(struct baton_node *n, uint32_t id)
+{
+	const struct baton_member_config *m = baton_config_member(&n->cfg.cluster, id);
+	return m != NULL ? m->name : "?";
+}
+
+/* Each region as every observer sees it, its internal health, and whether a
+ * failover to it would be allowed now (and if not, the rule that blocks it). */
+static json_t *regions_json(struct baton_node *n, unsigned gi)
+{
+	struct baton_decide_region dr[BATON_MAX_REGIONS];
+	struct baton_decide_input in;
+	const struct baton_group_state *g = &n->fsm.st->groups[gi];
+	json_t *arr = json_array();
+
+	baton_coord_decide_input(n, gi, dr, &in);
+	for (unsigned j = 0; j < g->n_regions && j < in.n_regions; j++) {
+		const struct baton_region_state *r = &g->regions[j];
+		const struct baton_detect_region *mine = baton_detect_region(&n->detect, r->name);
+		json_t *obs = json_array(), *health = json_null(), *probe = json_null();
+		const char *rule;
+		char why[192];
+		bool ready = baton_decide_candidate(&in, &dr[j], &rule, why, sizeof why);
+
+		for (unsigned k = 0; k < r->n_obs; k++)
+			json_array_append_new(obs, json_pack("{s:s,s:b,s:s,s:I}", "observer", member_name(n, r->obs[k].observer),
+							     "down", r->obs[k].down, "detail", r->obs[k].detail, "since_index",
+							     (json_int_t)r->obs[k].since_index));
+		if (r->has_health)
+			health = json_pack("{s:b,s:b,s:I,s:I,s:s}", "critical", r->critical, "reporters_ok", r->reporters_ok,
+					   "lag_bytes", (json_int_t)r->lag_bytes, "lag_ms", (json_int_t)r->lag_ms, "detail",
+					   r->health_detail);
+		if (mine != NULL && mine->cfg->n_probes > 0)
+			probe = json_pack("{s:b,s:b,s:b,s:s,s:I,s:I}", "known", mine->known, "down", mine->down, "last_ok",
+					  mine->last_ok, "detail", mine->last_ok ? "" : mine->detail, "rounds_ok",
+					  (json_int_t)mine->rounds_ok, "rounds_failed", (json_int_t)mine->rounds_failed);
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:b,s:i,s:o,s:o,s:o,s:b,s:s,s:s}", "name", r->name,
+						     "priority", (int)r->priority, "active", strcmp(r->name, g->active) == 0,
+						     "objectively_down", dr[j].down, "down_votes", (int)dr[j].down_votes,
+						     "observations", obs, "health", health, "probe_from_here", probe,
+						     "ready", ready, "blocked_by", rule, "readiness", why));
+	}
+	return arr;
+}
+
+static json_t *lease_json(struct baton_node *n, unsigned gi)
+{
+	const struct baton_coord_group *cg = &n->groups[gi];
+	uint64_t now = uv_now(n->loop);
+	json_t *j = json_pack("{s:I,s:I}", "ttl_ms", (json_int_t)n->cfg.cluster.lease.ttl_ms, "wait_bound_ms",
+			      (json_int_t)baton_coord_lease_bound_ms(n));
+
+	if (cg->holder) {
+		json_object_set_new(j, "held_here", json_true());
+		json_object_set_new(j, "valid", json_boolean(cg->lease_valid && !cg->fenced && now < cg->lease_until_ms));
+		json_object_set_new(j, "remaining_ms",
+				    json_integer(now < cg->lease_until_ms ? (json_int_t)(cg->lease_until_ms - now) : 0));
+		json_object_set_new(j, "fenced", json_boolean(cg->fenced));
+		if (cg->fenced) {
+			json_object_set_new(j, "fenced_at_ms", json_integer((json_int_t)cg->fenced_at_wall_ms));
+			json_object_set_new(j, "fence_reason", json_string(cg->fence_reason));
+		}
+	}
+	if (baton_member_is_ready_leader(&n->member)) {
+		uint64_t clear = baton_coord_lease_clear_at(n, gi);
+		json_object_set_new(j, "revoked", json_boolean(cg->revoked));
+		json_object_set_new(j, "last_grant_ms_ago",
+				    cg->last_grant_ms ? json_integer((json_int_t)(now - cg->last_grant_ms)) : json_null());
+		json_object_set_new(j, "promotion_allowed_in_ms", json_integer(clear > now ? (json_int_t)(clear - now) : 0));
+	}
+	return j;
+}
+
+static json_t *decision_json(const struct baton_decide_output *d)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "decision", baton_decision_name(d->decision), "rule", d->rule ? d->rule : "",
+			 "target", d->target, "text", d->text);
+}
+
 static json_t *status_json(struct baton_node *n)
 {
 	struct baton_member_status st;
@@ -154,18 +233,20 @@ static json_t *status_json(struct baton_node *n)
 	}
 	for (unsigned i = 0; i < fs->n_groups; i++) {
 		const struct baton_group_state *g = &fs->groups[i];
-		json_t *regions = json_array();
-		for (unsigned j = 0; j < g->n_regions; j++)
-			json_array_append_new(regions, json_pack("{s:s,s:i,s:b}", "name", g->regions[j].name, "priority",
-								 (int)g->regions[j].priority, "active",
-								 strcmp(g->regions[j].name, g->active) == 0));
+		json_t *regions = regions_json(n, i);
+		json_t *gj;
 		json_array_append_new(
-			groups, json_pack("{s:s,s:I,s:s?,s:s?,s:b,s:s?,s:s?,s:o,s:o}", "name", g->name, "epoch",
+			groups, gj = json_pack("{s:s,s:I,s:s?,s:s?,s:b,s:s?,s:s?,s:o,s:o}", "name", g->name, "epoch",
 					  (json_int_t)g->epoch, "active_region", g->active[0] ? g->active : NULL,
 					  "previous_region", g->previous[0] ? g->previous : NULL, "frozen", g->frozen,
 					  "frozen_by", g->frozen ? g->frozen_by : NULL, "frozen_reason",
 					  g->frozen ? g->frozen_reason : NULL, "transition",
 					  g->has_transition ? transition_json(&g->tr) : json_null(), "regions", regions));
+		if (gj != NULL && i < n->cfg.cluster.n_groups) {
+			json_object_set_new(gj, "lease", lease_json(n, i));
+			if (leader)
+				json_object_set_new(gj, "decision", decision_json(&n->groups[i].decision));
+		}
 	}
 	int majority = voters / 2 + 1;
 	json_t *tolerance;
@@ -307,6 +388,79 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 	fprintf(f, "# TYPE baton_frozen gauge\n");
 	for (unsigned i = 0; i < n->fsm.st->n_groups; i++)
 		fprintf(f, "baton_frozen{group=\"%s\"} %d\n", n->fsm.st->groups[i].name, n->fsm.st->groups[i].frozen);
+	/* detection, from this observer */
+	fprintf(f, "# HELP baton_probe_up 1 if this node's last probe round of the region passed.\n# TYPE baton_probe_up gauge\n");
+	for (unsigned i = 0; i < n->detect.n_regions; i++)
+		if (n->detect.regions[i].cfg->n_probes > 0)
+			fprintf(f, "baton_probe_up{region=\"%s\"} %d\n", n->detect.regions[i].cfg->name, n->detect.regions[i].last_ok);
+	fprintf(f, "# HELP baton_probe_subjective_down 1 if this observer considers the region down.\n# TYPE baton_probe_subjective_down gauge\n");
+	for (unsigned i = 0; i < n->detect.n_regions; i++)
+		if (n->detect.regions[i].cfg->n_probes > 0)
+			fprintf(f, "baton_probe_subjective_down{region=\"%s\"} %d\n", n->detect.regions[i].cfg->name, n->detect.regions[i].down);
+	fprintf(f, "# HELP baton_probe_rounds_total Probe rounds by result.\n# TYPE baton_probe_rounds_total counter\n");
+	for (unsigned i = 0; i < n->detect.n_regions; i++)
+		if (n->detect.regions[i].cfg->n_probes > 0)
+			fprintf(f, "baton_probe_rounds_total{region=\"%s\",result=\"ok\"} %" PRIu64 "\n"
+				   "baton_probe_rounds_total{region=\"%s\",result=\"failed\"} %" PRIu64 "\n",
+				n->detect.regions[i].cfg->name, n->detect.regions[i].rounds_ok, n->detect.regions[i].cfg->name,
+				n->detect.regions[i].rounds_failed);
+	fprintf(f, "# HELP baton_probe_latency_ms Duration of the last probe round.\n# TYPE baton_probe_latency_ms gauge\n");
+	for (unsigned i = 0; i < n->detect.n_regions; i++)
+		if (n->detect.regions[i].cfg->n_probes > 0)
+			fprintf(f, "baton_probe_latency_ms{region=\"%s\"} %" PRIu64 "\n", n->detect.regions[i].cfg->name,
+				n->detect.regions[i].last_latency_ms);
+	fprintf(f, "# HELP baton_reports_total Health reports received, by verdict.\n# TYPE baton_reports_total counter\n");
+	for (int v = 0; v < BATON_REPORT_VERDICT_NR; v++)
+		fprintf(f, "baton_reports_total{verdict=\"%s\"} %" PRIu64 "\n", baton_report_verdict_name(v), n->health.verdicts[v]);
+	/* objective view, leases and decisions, per group */
+	fprintf(f, "# HELP baton_region_objectively_down 1 if a quorum of observers (or its reporters) say the region is down.\n"
+		   "# TYPE baton_region_objectively_down gauge\n");
+	for (unsigned gi = 0; gi < n->fsm.st->n_groups && gi < n->cfg.cluster.n_groups; gi++) {
+		struct baton_decide_region dr[BATON_MAX_REGIONS];
+		struct baton_decide_input in;
+		baton_coord_decide_input(n, gi, dr, &in);
+		for (unsigned j = 0; j < in.n_regions; j++)
+			fprintf(f, "baton_region_objectively_down{group=\"%s\",region=\"%s\"} %d\n", n->fsm.st->groups[gi].name,
+				dr[j].name, dr[j].down);
+		fprintf(f, "# TYPE baton_standby_ready gauge\n");
+		for (unsigned j = 0; j < in.n_regions; j++) {
+			char why[160];
+			const char *rule;
+			if (strcmp(dr[j].name, in.active) == 0)
+				continue;
+			fprintf(f, "baton_standby_ready{group=\"%s\",region=\"%s\"} %d\n", n->fsm.st->groups[gi].name, dr[j].name,
+				baton_decide_candidate(&in, &dr[j], &rule, why, sizeof why));
+		}
+	}
+	fprintf(f, "# HELP baton_lease_remaining_ms Lease left on the node holding the active region (0 when fenced).\n"
+		   "# TYPE baton_lease_remaining_ms gauge\n");
+	for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++) {
+		const struct baton_coord_group *cg = &n->groups[gi];
+		uint64_t now = uv_now(n->loop);
+		if (cg->holder)
+			fprintf(f, "baton_lease_remaining_ms{group=\"%s\"} %" PRIu64 "\n", n->cfg.cluster.groups[gi].name,
+				cg->fenced || now >= cg->lease_until_ms ? 0 : cg->lease_until_ms - now);
+	}
+	fprintf(f, "# TYPE baton_lease_renewals_total counter\n");
+	for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++) {
+		const struct baton_coord_group *cg = &n->groups[gi];
+		const char *gn = n->cfg.cluster.groups[gi].name;
+		fprintf(f, "baton_lease_renewals_total{group=\"%s\",result=\"granted\"} %" PRIu64 "\n"
+			   "baton_lease_renewals_total{group=\"%s\",result=\"refused\"} %" PRIu64 "\n"
+			   "baton_lease_renewals_total{group=\"%s\",result=\"failed\"} %" PRIu64 "\n",
+			gn, cg->renewals_ok, gn, cg->renewals_refused, gn, cg->renewals_failed);
+	}
+	fprintf(f, "# TYPE baton_self_fenced gauge\n");
+	for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++)
+		fprintf(f, "baton_self_fenced{group=\"%s\"} %d\n", n->cfg.cluster.groups[gi].name, n->groups[gi].fenced);
+	if (baton_member_is_ready_leader(&n->member)) {
+		fprintf(f, "# HELP baton_decision The leader's current decision per group (1 for the current one).\n"
+			   "# TYPE baton_decision gauge\n");
+		for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++)
+			for (int d = 0; d < BATON_DECIDE_NR; d++)
+				fprintf(f, "baton_decision{group=\"%s\",decision=\"%s\"} %d\n", n->cfg.cluster.groups[gi].name,
+					baton_decision_name(d), n->groups[gi].decision.decision == d);
+	}
 	fclose(f);
 	baton_http_respond(ex, 200, "text/plain; version=0.0.4", buf, len, NULL);
 	free(buf);

@@ -105,9 +105,15 @@ static void self_fence(struct baton_node *n, unsigned g, const char *reason)
 	cg->lease_valid = false;
 	cg->fenced_at_wall_ms = baton_wall_ms();
 	snprintf(cg->fence_reason, sizeof cg->fence_reason, "%s", reason);
+	/* Where the lease ran out, on the wall clock, for anyone comparing this
+	 * node's records with the leader's (e.g. the failover test). */
+	uint64_t now = uv_now(n->loop);
+	uint64_t expired_wall = cg->lease_until_ms <= now ? cg->fenced_at_wall_ms - (now - cg->lease_until_ms)
+							   : cg->fenced_at_wall_ms;
 	log_crit("lease", "self-fencing: this region stops acting as active", "group=%s region=%s epoch=%" PRIu64
-		 " reason=\"%s\" fenced_at_ms=%" PRIu64,
-		 n->cfg.cluster.groups[g].name, n->cfg.self->region, cg->held_epoch, reason, cg->fenced_at_wall_ms);
+		 " reason=\"%s\" fenced_at_ms=%" PRIu64 " lease_expired_at_ms=%" PRIu64,
+		 n->cfg.cluster.groups[g].name, n->cfg.self->region, cg->held_epoch, reason, cg->fenced_at_wall_ms,
+		 expired_wall);
 	/* The configured self-fence steps run through the action drivers. */
 	baton_node_self_fence_steps(n, g, reason);
 }

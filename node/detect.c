@@ -173,6 +173,7 @@ static void start_http(struct baton_detect *d, struct baton_detect_region *r, co
 	snprintf(p->url, sizeof p->url, "%s", pc->url);
 	o.method = "GET";
 	o.url = pc->url;
+	o.headers = (const char *const *)d->headers;
 	o.timeout_ms = (unsigned)d->cfg->probe_timeout_ms;
 	o.connect_timeout_ms = (unsigned)d->cfg->probe_timeout_ms;
 	o.max_response = 64 * 1024;
@@ -210,7 +211,7 @@ static void tick(uv_timer_t *t)
 }
 
 int baton_detect_init(struct baton_detect *d, uv_loop_t *loop, struct baton_http_client *http,
-		      const struct baton_cluster_config *cc,
+		      const struct baton_cluster_config *cc, const char *observer,
 		      void (*changed)(void *data, const char *region, bool down, const char *detail), void *data)
 {
 	memset(d, 0, sizeof *d);
@@ -219,6 +220,10 @@ int baton_detect_init(struct baton_detect *d, uv_loop_t *loop, struct baton_http
 	d->cfg = &cc->detection;
 	d->changed = changed;
 	d->data = data;
+	/* Services can tell observers apart in their logs. */
+	snprintf(d->observer_header, sizeof d->observer_header, "X-Baton-Observer: %s", observer);
+	d->headers[0] = d->observer_header;
+	d->headers[1] = NULL;
 	for (unsigned i = 0; i < cc->n_regions; i++)
 		d->regions[d->n_regions++].cfg = &cc->regions[i];
 	uv_timer_init(loop, &d->timer);

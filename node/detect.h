@@ -46,11 +46,13 @@ struct baton_detect {
 	void (*changed)(void *data, const char *region, bool down, const char *detail);
 	void *data;
 	void (*close_cb)(struct baton_detect *d);
+	char observer_header[96];
+	const char *headers[2];
 };
 
 /* Probe every region of @cc that has probes. @http must outlive @d. */
 int baton_detect_init(struct baton_detect *d, uv_loop_t *loop, struct baton_http_client *http,
-		      const struct baton_cluster_config *cc,
+		      const struct baton_cluster_config *cc, const char *observer,
 		      void (*changed)(void *data, const char *region, bool down, const char *detail), void *data);
 void baton_detect_close(struct baton_detect *d, void (*cb)(struct baton_detect *d));
 const struct baton_detect_region *baton_detect_region(const struct baton_detect *d, const char *name);

@@ -630,7 +630,8 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	rv = baton_health_init(n, err, errlen);
 	if (rv != 0)
 		return rv;
-	rv = baton_detect_init(&n->detect, loop, &n->http_client, &n->cfg.cluster, baton_coord_observed, n);
+	rv = baton_detect_init(&n->detect, loop, &n->http_client, &n->cfg.cluster, n->cfg.self->name,
+			       baton_coord_observed, n);
 	if (rv != 0) {
 		snprintf(err, errlen, "probes: %s", uv_strerror(rv));
 		return rv;

@@ -166,7 +166,7 @@ class Cluster:
 
     def __init__(self, workdir, regions=DEFAULT_REGIONS, witness=True, election_ms=1000,
                  heartbeat_ms=100, base_port=None, cluster_id="demo", extra_cluster="",
-                 extra_node=""):
+                 extra_node="", region_probes=None, keys=False):
         self.workdir = os.path.abspath(workdir)
         self.base_port = base_port or free_port_block(220)
         self.regions = list(regions)
@@ -175,6 +175,8 @@ class Cluster:
         self.cluster_id = cluster_id
         self.extra_cluster = extra_cluster
         self.extra_node = extra_node
+        self.region_probes = region_probes or {}   # region -> ["{type: http, url: ...}", ...]
+        self.keys = keys
         self.started = []
         self.nodes = []
         for i, (region, _prio) in enumerate(self.regions, start=1):
@@ -199,15 +201,43 @@ class Cluster:
         for region, prio in self.regions:
             if priorities and region in priorities:
                 prio = priorities[region]
-            lines.append("    - {name: %s, priority: %d}" % (region, prio))
+            lines.append("    - name: %s" % region)
+            lines.append("      priority: %d" % prio)
+            probes = self.region_probes.get(region, [])
+            if probes:
+                lines.append("      probes:")
+                for p in probes:
+                    lines.append("        - %s" % p)
         lines.append("  groups:")
         lines.append("    - {name: default, initial_active: %s}" % self.regions[0][0])
         if self.extra_cluster:
             lines.append(self.extra_cluster.rstrip("\n"))
         return "\n".join(lines) + "\n"
 
+    def key_path(self, name):
+        return os.path.join(self.workdir, "keys", name + ".key")
+
+    def write_key(self, name):
+        """A 32-byte key as 64 hex chars, mode 0600 (the format baton reads)."""
+        import secrets
+        path = self.key_path(name)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, (secrets.token_hex(32) + "\n").encode())
+            os.close(fd)
+        return path
+
+    def key_bytes(self, name):
+        with open(self.key_path(name)) as f:
+            return bytes.fromhex(f.read().strip())
+
     def node_yaml(self, n):
         s = "node:\n  id: %d\n  data_dir: %s\n  log_level: info\n" % (n.id, n.data_dir)
+        if self.keys:
+            s += "  peer_key_file: %s\n" % self.write_key("peer")
+            if not n.witness:
+                s += "  report_key_file: %s\n" % self.write_key("region-" + n.region)
         if self.extra_node:
             s += self.extra_node.rstrip("\n") + "\n"
         return s
@@ -276,6 +306,18 @@ class Cluster:
                               g["epoch"] if g else None, g["active_region"] if g else None))
             return views[0] if views and all(v == views[0] for v in views) else None
         return wait_for(agreed, timeout, "all live nodes to agree on term, leader, epoch and active region")
+
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                         "AddressSanitizer:DEADLYSIGNAL")
+
+    def sanitizer_reports(self):
+        """Lines from any node log where ASan/UBSan/LSan reported a problem."""
+        found = []
+        for n in self.nodes:
+            for line in n.log().splitlines():
+                if any(m in line for m in self.SANITIZER_MARKERS):
+                    found.append("%s: %s" % (n.name, line.strip()))
+        return found
 
     def cleanup(self):
         for p in self.started:
