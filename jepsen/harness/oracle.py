@@ -1,0 +1,342 @@
+"""Per-region oracle: a fencing-token-enforcing stand-in for a region's
+database, workload scaler and (optionally) the DNS provider.
+
+It is the harness's independent observer.  baton's http/exec drivers call it
+as they would call PostgreSQL, a scaler or a DNS API, and it refuses any
+token lower than the highest it has accepted for that resource, the way
+storage with generation numbers does.  So fencing is enforced here, whether
+or not baton gets it right, and every accept and every reject is logged,
+stamped with CLOCK_MONOTONIC, as history events (see history.py):
+
+    {"t":...,"src":"oracle-b","type":"event","f":"accept",
+     "value":{"res":"db-b","op":"write","region":"b","token":12,"max":12,"id":4711}}
+    {"t":...,"src":"oracle-a","type":"event","f":"reject",
+     "value":{"res":"db-a","op":"write","region":"a","token":11,"max":12,
+              "reason":"stale-token"}}
+
+Resources and endpoints (JSON bodies; "epoch" is accepted as an alias of
+"token", since baton's drivers send the plan context):
+
+    POST /write   {"id": ID, "token": N}        res db-<region>
+    POST /promote {"token": N}                   res db-<region>, role primary
+    POST /fence   {"token": N}                   res db-<region>, role fenced
+    POST /scale   {"token": N, "n": REPLICAS}    res scaler-<region>
+    POST /dns     {"target": REGION, "token": N} res <dns_res> (default "dns")
+    GET  /state   every resource: max token, role, replicas, DNS target, counts
+    GET  /read    {"res": "db-<region>", "ids": [...], ...}  the final read
+
+Optional fields "cmd" (baton's command id) and "req" are copied into the log.
+Accept: 200 {"ok": true, ...}; stale token: 409 {"ok": false,
+"reason": "stale-token", "max": M}; malformed: 400 (logged as "bad-request").
+
+The "region" in a log line is the region that acted: the oracle's own region,
+except for /dns where it is the target.  /fence and /scale with n = 0 are
+fencing actions on the region, not the region acting (check.py knows this).
+
+Run one oracle per region namespace, and send /dns to exactly one of them:
+
+    python3 oracle.py serve --region b --listen 10.99.0.2:8080 --log oracle-b.jsonl
+
+It prints "oracle: ready region=b listen=HOST:PORT" once it accepts
+connections, and exits cleanly on SIGTERM.  For exec drivers:
+
+    python3 oracle.py call http://10.99.0.2:8080 promote '{"token": 13}'
+
+exits 0 on accept, 1 on a stale-token reject, 2 on any other error.
+
+Not modelled yet: replication between the regions' databases (each db keeps
+only the writes it accepted itself) and injected API errors or slowness.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import history  # noqa: E402
+
+REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_BODY = 1 << 16
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _token(body):
+    tok = body.get("token", body.get("epoch"))
+    if not isinstance(tok, int) or isinstance(tok, bool) or tok < 0:
+        raise BadRequest("token must be a non-negative integer, got %r" % (tok,))
+    return tok
+
+
+class Oracle:
+    """The state and the log; HTTP is a thin layer over handle()."""
+
+    def __init__(self, region, log_path, dns_res="dns", src=None, clock=history.mono_ns):
+        if not REGION_RE.match(region):
+            raise ValueError("oracle: region %r must match %s" % (region, REGION_RE.pattern))
+        history.assert_true_clock()
+        self.region = region
+        self.src = src or "oracle-" + region
+        self.db = "db-" + region
+        self.scaler = "scaler-" + region
+        self.dns_res = dns_res
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._log = open(log_path, "a", encoding="utf-8")
+        self._res = {}
+
+    def close(self):
+        with self._lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _resource(self, name):
+        r = self._res.get(name)
+        if r is None:
+            r = {"max": None, "accepts": 0, "rejects": 0}
+            if name == self.db:
+                r.update(role="replica", ids=[])
+            elif name == self.scaler:
+                r.update(replicas=0)
+            else:
+                r.update(target=None)
+            self._res[name] = r
+        return r
+
+    def _emit(self, f, value):
+        # Called with the lock held: the log order is the state order.
+        ev = {"t": self._clock(), "src": self.src, "type": "event", "f": f, "value": value}
+        if self._log is not None:
+            self._log.write(history.dumps(ev) + "\n")
+            self._log.flush()
+        return ev
+
+    def handle(self, op, body, peer=None):
+        """Apply one request.  Returns (http_status, response_dict)."""
+        try:
+            if not isinstance(body, dict):
+                raise BadRequest("body must be a JSON object")
+            tok = _token(body)
+            extra = {}
+            if op == "write":
+                if "id" not in body or not isinstance(body["id"], (int, str)) or \
+                        isinstance(body["id"], bool):
+                    raise BadRequest("write needs an integer or string id")
+                res, region, extra["id"] = self.db, self.region, body["id"]
+            elif op in ("promote", "fence"):
+                res, region = self.db, self.region
+            elif op == "scale":
+                n = body.get("n")
+                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                    raise BadRequest("scale needs a non-negative integer n, got %r" % (n,))
+                res, region, extra["n"] = self.scaler, self.region, n
+            elif op == "dns":
+                target = body.get("target")
+                if not isinstance(target, str) or not REGION_RE.match(target):
+                    raise BadRequest("dns needs a target region name, got %r" % (target,))
+                res, region, extra["target"] = self.dns_res, target, target
+            else:
+                raise BadRequest("unknown op %r" % (op,))
+        except BadRequest as e:
+            with self._lock:
+                self._emit("bad-request", {"op": op, "error": str(e), "peer": peer})
+            return 400, {"ok": False, "reason": "bad-request: %s" % e}
+
+        for key in ("cmd", "req"):
+            if key in body and isinstance(body[key], (str, int)):
+                extra[key] = body[key]
+        if peer is not None:
+            extra["peer"] = peer
+
+        with self._lock:
+            r = self._resource(res)
+            value = {"res": res, "op": op, "region": region, "token": tok}
+            value.update(extra)
+            if r["max"] is not None and tok < r["max"]:
+                r["rejects"] += 1
+                value.update(max=r["max"], reason="stale-token")
+                self._emit("reject", value)
+                return 409, {"ok": False, "reason": "stale-token", "res": res,
+                             "token": tok, "max": r["max"]}
+            r["max"] = tok
+            r["accepts"] += 1
+            if op == "write":
+                r["ids"].append(body["id"])
+            elif op == "promote":
+                r["role"] = "primary"
+            elif op == "fence":
+                r["role"] = "fenced"
+            elif op == "scale":
+                r["replicas"] = extra["n"]
+            elif op == "dns":
+                r["target"] = extra["target"]
+            value["max"] = tok
+            self._emit("accept", value)
+            return 200, {"ok": True, "res": res, "token": tok, "max": tok}
+
+    def state(self):
+        with self._lock:
+            out = {}
+            for name, r in self._res.items():
+                out[name] = {k: (len(v) if k == "ids" else v) for k, v in r.items()}
+            return {"region": self.region, "src": self.src, "resources": out}
+
+    def read(self):
+        with self._lock:
+            r = self._resource(self.db)
+            return {"res": self.db, "region": self.region, "ids": list(r["ids"]),
+                    "max": r["max"], "role": r["role"]}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "baton-jepsen-oracle/1"
+
+    def log_message(self, fmt, *args):  # the JSONL log is the record
+        pass
+
+    def _reply(self, status, obj):
+        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/state":
+            self._reply(200, self.server.oracle.state())
+        elif path == "/read":
+            self._reply(200, self.server.oracle.read())
+        else:
+            self._reply(404, {"ok": False, "reason": "no such path %s" % path})
+
+    def do_POST(self):
+        path = urllib.parse.urlsplit(self.path).path
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit() or int(length) > MAX_BODY:
+            self.close_connection = True
+            self._reply(411, {"ok": False, "reason": "need a Content-Length up to %d" % MAX_BODY})
+            return
+        raw = self.rfile.read(int(length))
+        op = path.lstrip("/")
+        try:
+            body = json.loads(raw.decode() or "{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            body = "not JSON: %s" % e
+        if op not in ("write", "promote", "fence", "scale", "dns"):
+            self._reply(404, {"ok": False, "reason": "no such path %s" % path})
+            return
+        peer = "%s:%d" % self.client_address[:2]
+        if isinstance(body, str):
+            with self.server.oracle._lock:
+                self.server.oracle._emit("bad-request", {"op": op, "error": body, "peer": peer})
+            self._reply(400, {"ok": False, "reason": "bad-request: %s" % body})
+            return
+        status, resp = self.server.oracle.handle(op, body, peer)
+        self._reply(status, resp)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, oracle, host, port):
+        self.oracle = oracle
+        super().__init__((host, port), _Handler)
+
+    @property
+    def address(self):
+        return "%s:%d" % self.server_address[:2]
+
+
+def start_in_thread(oracle, host="127.0.0.1", port=0):
+    """Serve from a background thread (tests); returns the Server.
+    Stop with server.shutdown(); server.server_close()."""
+    srv = Server(oracle, host, port)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     name="oracle-" + oracle.region, daemon=True).start()
+    return srv
+
+
+def call(base_url, op, body=None, timeout=5.0):
+    """Client for exec drivers and tests: returns (status, response_dict)."""
+    u = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+    try:
+        if op in ("state", "read"):
+            conn.request("GET", "/" + op)
+        else:
+            data = json.dumps(body or {}).encode()
+            conn.request("POST", "/" + op, body=data,
+                         headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw.decode() or "{}")
+    finally:
+        conn.close()
+
+
+def _parse_listen(s):
+    host, sep, port = s.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError("--listen wants HOST:PORT, got %r" % s)
+    return host, int(port)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("serve", help="run an oracle")
+    sp.add_argument("--region", required=True)
+    sp.add_argument("--listen", required=True, type=_parse_listen, help="HOST:PORT (port 0: any)")
+    sp.add_argument("--log", required=True, help="JSONL event log (appended)")
+    sp.add_argument("--dns-res", default="dns", help="resource name for /dns (default dns)")
+    cp = sub.add_parser("call", help="one request; exit 0 accepted, 1 stale, 2 error")
+    cp.add_argument("url")
+    cp.add_argument("op", choices=("write", "promote", "fence", "scale", "dns", "state", "read"))
+    cp.add_argument("body", nargs="?", default="{}")
+    cp.add_argument("--timeout", type=float, default=5.0)
+    args = ap.parse_args(argv)
+
+    if args.cmd == "call":
+        try:
+            status, resp = call(args.url, args.op, json.loads(args.body), args.timeout)
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            print("oracle call %s %s: %s" % (args.url, args.op, e), file=sys.stderr)
+            return 2
+        print(json.dumps(resp))
+        return 0 if status == 200 else 1 if status == 409 else 2
+
+    oracle = Oracle(args.region, args.log, dns_res=args.dns_res)
+    srv = Server(oracle, *args.listen)
+
+    def on_term(signum, frame):
+        # shutdown() waits for serve_forever(), so run it off the main thread.
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    print("oracle: ready region=%s listen=%s pid=%d" % (args.region, srv.address, os.getpid()),
+          flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    finally:
+        srv.server_close()
+        oracle.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
