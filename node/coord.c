@@ -78,7 +78,7 @@ static bool running(const struct baton_group_state *gs)
 uint64_t baton_coord_lease_bound_ms(const struct baton_node *n)
 {
 	const struct baton_lease_config *l = &n->cfg.cluster.lease;
-	return l->ttl_ms * (100 + l->max_drift_percent) / 100 + l->margin_ms;
+	return baton_lease_wait_ms(l->ttl_ms, l->max_drift_percent, l->margin_ms);
 }
 
 uint64_t baton_coord_lease_clear_at(struct baton_node *n, unsigned g)
@@ -88,8 +88,9 @@ uint64_t baton_coord_lease_clear_at(struct baton_node *n, unsigned g)
 	(void)g;
 	return 0;
 #else
-	uint64_t from = n->groups[g].last_grant_ms > n->leader_since_ms ? n->groups[g].last_grant_ms : n->leader_since_ms;
-	return from + baton_coord_lease_bound_ms(n);
+	const struct baton_lease_config *l = &n->cfg.cluster.lease;
+	return baton_lease_clear_at(n->groups[g].last_grant_ms, n->leader_since_ms, l->ttl_ms, l->max_drift_percent,
+				    l->margin_ms);
 #endif
 }
 

@@ -163,3 +163,16 @@ void baton_decide(const struct baton_decide_input *in, struct baton_decide_outpu
 	snprintf(out->text, sizeof out->text, "%s down for %" PRIu64 " ms: failing over to %s (priority %u)",
 		 in->active, down_for, best->name, best->priority);
 }
+
+uint64_t baton_lease_wait_ms(uint64_t ttl_ms, uint64_t max_drift_percent, uint64_t margin_ms)
+{
+	/* Round up: a wait one millisecond short is a wait too short. */
+	return (ttl_ms * (100 + max_drift_percent) + 99) / 100 + margin_ms;
+}
+
+uint64_t baton_lease_clear_at(uint64_t last_grant_ms, uint64_t leader_since_ms, uint64_t ttl_ms,
+			      uint64_t max_drift_percent, uint64_t margin_ms)
+{
+	uint64_t from = last_grant_ms > leader_since_ms ? last_grant_ms : leader_since_ms;
+	return from + baton_lease_wait_ms(ttl_ms, max_drift_percent, margin_ms);
+}

@@ -60,6 +60,14 @@ struct baton_decide_output {
 
 void baton_decide(const struct baton_decide_input *in, struct baton_decide_output *out);
 
+/* The lease wait (see the argument in coord.c): how long the leader waits,
+ * on its own clock, after the last grant (or its own election) before it may
+ * promote another region: ttl * (1 + drift) + margin. */
+uint64_t baton_lease_wait_ms(uint64_t ttl_ms, uint64_t max_drift_percent, uint64_t margin_ms);
+/* The earliest leader-clock time at which promotion may start. */
+uint64_t baton_lease_clear_at(uint64_t last_grant_ms, uint64_t leader_since_ms, uint64_t ttl_ms,
+			      uint64_t max_drift_percent, uint64_t margin_ms);
+
 /* Whether @r could take over now; if not, the rule ("active", "priority_zero",
  * "down", "critical", "no_reporters", "lag_bytes", "lag_ms") and a reason. */
 bool baton_decide_candidate(const struct baton_decide_input *in, const struct baton_decide_region *r,

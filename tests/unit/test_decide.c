@@ -151,9 +151,57 @@ static void standby_readiness_uses_the_candidate_rules(void **state)
 	assert_string_equal(rule, "active");
 }
 
+/* Lease arithmetic under clock-rate drift. A model of real time: the holder's
+ * clock runs at rate h, the leader's at rate l (1.0 = true time). The holder
+ * sends a renewal at real time 0 and the leader grants it at real time g >= 0.
+ * The holder's lease ends when its clock has advanced ttl: real ttl / h. The
+ * leader promotes when its clock has advanced the wait since the grant: real
+ * g + wait / l. Safety: the lease ends (and margin passes) first, for every
+ * pair of rates within the configured drift. */
+static void the_lease_wait_outlasts_the_lease_for_any_drift_within_the_bound(void **state)
+{
+	(void)state;
+	const uint64_t ttl = 3000, margin = 1000;
+	const uint64_t drifts[] = {0, 1, 5, 10, 25, 50};
+
+	for (size_t d = 0; d < sizeof drifts / sizeof drifts[0]; d++) {
+		uint64_t wait = baton_lease_wait_ms(ttl, drifts[d], margin);
+		/* The worst case: the holder's clock slow, the leader's fast, by
+		 * a relative factor of (1 + drift) between them. */
+		for (int step = 0; step <= 10; step++) {
+			double rel = 1.0 + (double)drifts[d] / 100.0 * step / 10.0;
+			double h = 1.0 / rel, l = 1.0;              /* holder slower */
+			double lease_end = (double)ttl / h;          /* real ms */
+			for (double g = 0; g <= 500; g += 250) {
+				double promote = g + (double)wait / l;
+				assert_true(promote >= lease_end + (double)margin - 1e-6);
+			}
+			h = 1.0;
+			l = rel;                                     /* leader faster */
+			lease_end = (double)ttl / h;
+			assert_true((double)wait / l >= lease_end - 1e-6);
+		}
+	}
+}
+
+/* A new leader waits the full bound from its own election; a grant after
+ * that moves the wait out. */
+static void a_new_leader_waits_from_its_election(void **state)
+{
+	(void)state;
+	assert_int_equal(baton_lease_wait_ms(3000, 5, 1000), 4150);
+	assert_int_equal(baton_lease_wait_ms(1000, 3, 0), 1030);
+	assert_int_equal(baton_lease_wait_ms(1001, 3, 0), 1032); /* rounded up */
+	assert_int_equal(baton_lease_clear_at(0, 50000, 3000, 5, 1000), 54150);
+	assert_int_equal(baton_lease_clear_at(52000, 50000, 3000, 5, 1000), 56150);
+	assert_int_equal(baton_lease_clear_at(40000, 50000, 3000, 5, 1000), 54150);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_lease_wait_outlasts_the_lease_for_any_drift_within_the_bound),
+		cmocka_unit_test(a_new_leader_waits_from_its_election),
 		cmocka_unit_test(every_row_gives_its_decision),
 		cmocka_unit_test(blocked_says_why_each_standby_was_refused),
 		cmocka_unit_test(standby_readiness_uses_the_candidate_rules),
