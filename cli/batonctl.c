@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* batonctl: the operator CLI. Global options, then one subcommand from the table. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "baton_config.h"
+#include "cli.h"
+#include "client.h"
+#include "util.h"
+
+static const struct baton_cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char *argv[], const struct baton_cli_opts *g);
+	const char *help;
+} cmds[] = {
+	{"status", baton_cli_status_main, "Show leader, term, groups, members and the losses it survives"},
+	{"history", baton_cli_history_main, "List replicated events: activations, transitions, freezes"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: batonctl [--cluster URL[,URL...]] <command> [<args>]\n"
+		   "\n"
+		   "Operator CLI for baton, the multi-region failover coordinator.\n"
+		   "\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < BATON_ARRAY_SIZE(cmds); i++)
+		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n"
+		   "Options:\n"
+		   "  -c, --cluster URL[,URL...]  nodes to ask, in order, until one answers: http(s)://host:port\n"
+		   "                              or host:port. Default: $BATON_ENDPOINTS, else %s.\n"
+		   "                              Each try: %d ms to connect, %d ms in all; proxies are not used.\n"
+		   "  -h, --help                  this text; 'batonctl <command> --help' for a command's options\n"
+		   "  -V, --version               print the version\n"
+		   "\n"
+		   "Exit status:\n"
+		   "  0  success\n"
+		   "  1  no endpoint answered or the request failed (every endpoint tried is named, with why)\n"
+		   "  2  usage error (bad option or value, bad endpoint list, unknown group)\n"
+		   "  3  the cluster answered but has no leader (status)\n",
+		BATON_CLI_DEFAULT_ENDPOINTS, BATON_CLI_CONNECT_TIMEOUT_MS, BATON_CLI_TIMEOUT_MS);
+}
+
+int baton_cli_bad_option(const char *cmd, char *argv[], int c)
+{
+	const char *arg = argv[optind - 1];
+	const char *sp = cmd[0] != '\0' ? " " : "";
+
+	if (c == ':')
+		fprintf(stderr, "batonctl%s%s: option '%s' needs a value\n", sp, cmd, arg);
+	else if (optopt != 0)
+		fprintf(stderr, "batonctl%s%s: unknown option '-%c'\n", sp, cmd, optopt);
+	else
+		fprintf(stderr, "batonctl%s%s: unknown option '%s'\n", sp, cmd, arg);
+	fprintf(stderr, "Try 'batonctl%s%s --help'.\n", sp, cmd);
+	return BATON_CLI_USAGE;
+}
+
+static int dispatch(int argc, char *argv[], const struct baton_cli_opts *g)
+{
+	for (size_t i = 0; i < BATON_ARRAY_SIZE(cmds); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0) {
+			optind = 0; /* glibc: restart getopt for the subcommand's argv */
+			return cmds[i].fn(argc, argv, g);
+		}
+	fprintf(stderr, "batonctl: unknown command '%s' (commands:", argv[0]);
+	for (size_t i = 0; i < BATON_ARRAY_SIZE(cmds); i++)
+		fprintf(stderr, " %s", cmds[i].name);
+	fprintf(stderr, ")\nTry 'batonctl --help'.\n");
+	return BATON_CLI_USAGE;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{"cluster", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	struct baton_cli_opts g = {0};
+	int c, rv;
+
+	opterr = 0;
+	/* '+': stop at the command name; what follows belongs to the command */
+	for (;;) {
+		c = getopt_long(argc, argv, "+:c:hV", opts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'c':
+			g.cluster = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return BATON_CLI_OK;
+		case 'V':
+			printf("batonctl %s\n", BATON_VERSION);
+			return BATON_CLI_OK;
+		default:
+			return baton_cli_bad_option("", argv, c);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return BATON_CLI_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return BATON_CLI_OK;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "batonctl: curl_global_init() failed\n");
+		return BATON_CLI_UNREACHABLE;
+	}
+	rv = dispatch(argc - optind, argv + optind, &g);
+	curl_global_cleanup();
+	return rv;
+}
