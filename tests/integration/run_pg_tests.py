@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Run the test_pg binary (argv[1]) against a fresh PostgreSQL 15 primary + 2 replicas.
+"""Run a test binary (argv[1]: test_pg, test_actions_pg) against a fresh PostgreSQL 15
+primary + 2 replicas.
 
-Starts a PgCluster in a temporary directory, exports BATON_TEST_PG_PRIMARY and
-BATON_TEST_PG_REPLICA (ports on 127.0.0.1), runs the binary and always tears the
-cluster down (also on SIGTERM from meson's timeout). Exit status is the binary's."""
+Starts a PgCluster in a temporary directory, exports BATON_TEST_PG_PRIMARY,
+BATON_TEST_PG_REPLICA and BATON_TEST_PG_REPLICA2 (ports on 127.0.0.1), runs the binary
+and always tears the cluster down (also on SIGTERM from meson's timeout). Exit status is the binary's."""
 
 import os
 import shutil
@@ -31,6 +32,7 @@ def main(argv):
             up = time.monotonic() - t0
             env = dict(os.environ, BATON_TEST_PG_PRIMARY=str(c.ports[0]),
                        BATON_TEST_PG_REPLICA=str(c.ports[1]),
+                       BATON_TEST_PG_REPLICA2=str(c.ports[2]),
                        CMOCKA_MESSAGE_OUTPUT="stdout")
             print(f"cluster up in {up:.2f}s: primary {c.ports[0]}, replicas "
                   f"{c.ports[1]} {c.ports[2]}", flush=True)

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/* The `route53` driver: set a weighted record through Route 53's
+ * ChangeResourceRecordSets, signed with AWS Signature Version 4 by libcurl
+ * (CURLOPT_AWS_SIGV4 "aws:amz:<region>:route53").
+ *
+ * Happy path: check the parameters -> credentials from the parameters, or from
+ * credentials_file (the [default] profile of an AWS shared credentials file,
+ * read through the libuv fs API; aws_session_token is sent as
+ * X-Amz-Security-Token and signed) -> POST /2013-04-01/hostedzone/{id}/rrset/
+ * with one change batch of two UPSERTs: the weighted record (name, type,
+ * set_identifier, weight, ttl, values) and the TXT record `_baton-epoch.<name>`
+ * = "epoch=7 region=us-east" -> 200 with ChangeInfo -> ok, naming the change id
+ * and its status (PENDING until Route 53 has propagated it; INSYNC is not waited
+ * for: a later verify step can).
+ *
+ * The epoch is WRITTEN but not CHECKED here: Route 53 cannot make an UPSERT
+ * conditional on another record's value, so a stale leader's batch would land.
+ * The refusal of stale writes relies on the executor (leader and epoch checks
+ * before each step, and the lease wait). A possible guard for later: read the
+ * TXT record (ListResourceRecordSets) and replace it with DELETE(old exact
+ * value) + CREATE(new) in the same batch, which Route 53 rejects as a whole if
+ * the old value changed meanwhile.
+ *
+ * Failure modes: transport errors, 5xx, 429, and 400 Throttling or
+ * PriorRequestNotComplete -> retryable; other 4xx (InvalidChangeBatch, bad
+ * signature, no such zone) -> failed, not retryable; errors quote Route 53's
+ * status and body.
+ *
+ * Drill: nothing is sent; the report shows the change that would be made. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+#define R53_BODY_MAX 16384
+
+static const struct action_key r53_keys[] = {
+	{"endpoint", false},       {"region", false},         {"access_key_id", false},
+	{"secret_access_key", false}, {"credentials_file", false}, {"hosted_zone_id", true},
+	{"name", true},            {"type", true},            {"set_identifier", true},
+	{"weight", true},          {"value", true},           {"ttl", false},
+	{NULL, false},
+};
+
+struct r53_attempt {
+	struct baton_action_op op;
+	char url[512];
+	char sigv4[96];
+	char userpwd[512];
+	char token_hdr[ACTION_FILE_MAX + 32];
+	const char *headers[4];
+	char name[260];
+	char epoch_name[280];
+	char zone[40];
+	uint64_t weight, ttl;
+	char *body;
+};
+
+/* --- parameters ------------------------------------------------------------------------------ */
+
+/* "Z1D633PJN98FT9" or "/hostedzone/Z1D633PJN98FT9" -> the id. */
+static const char *r53_zone_id(const char *v)
+{
+	if (strncmp(v, "/hostedzone/", 12) == 0)
+		return v + 12;
+	return v;
+}
+
+static bool r53_zone_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (; *id != '\0'; id++)
+		if (!((*id >= 'A' && *id <= 'Z') || (*id >= '0' && *id <= '9')))
+			return false;
+	return true;
+}
+
+static bool r53_region_ok(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (; *r != '\0'; r++)
+		if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-'))
+			return false;
+	return true;
+}
+
+static int r53_check(const struct baton_action_params *p, bool expanded, char *err, size_t len)
+{
+	const char *v, *id, *secret, *file;
+	uint64_t u;
+	int rv;
+
+#define CHECKED(x) ((x) != NULL && (expanded || !action_templated(x)))
+	rv = action_check_keys("route53", p, r53_keys, err, len);
+	if (rv != 0)
+		return rv;
+	id = baton_action_param(p, "access_key_id");
+	secret = baton_action_param(p, "secret_access_key");
+	file = baton_action_param(p, "credentials_file");
+	if (file != NULL && (id != NULL || secret != NULL)) {
+		(void)snprintf(err, len,
+			       "route53: give credentials_file or access_key_id + "
+			       "secret_access_key, not both");
+		return -EINVAL;
+	}
+	if (file == NULL && (id == NULL || secret == NULL)) {
+		(void)snprintf(err, len, "route53: missing parameter '%s' (or give credentials_file)",
+			       id == NULL ? "access_key_id" : "secret_access_key");
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "endpoint");
+	if (CHECKED(v) && !action_url_ok(v)) {
+		(void)snprintf(err, len, "route53: endpoint '%s' is not an http:// or https:// URL",
+			       v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "region");
+	if (CHECKED(v) && !r53_region_ok(v)) {
+		(void)snprintf(err, len, "route53: region '%s' is not like us-east-1", v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "hosted_zone_id");
+	if (CHECKED(v) && !r53_zone_ok(r53_zone_id(v))) {
+		(void)snprintf(err, len, "route53: hosted_zone_id '%s' is not a zone id like Z1D633PJN98FT9",
+			       v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "name");
+	if (CHECKED(v) && !action_dns_name_ok(v)) {
+		(void)snprintf(err, len, "route53: name '%s' is not a DNS name", v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "set_identifier");
+	if (CHECKED(v) && (strlen(v) > 128 || strpbrk(v, "<>&\"'") != NULL)) {
+		(void)snprintf(err, len, "route53: set_identifier '%s' is over 128 characters or "
+			       "holds <>&\"'", v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "weight");
+	if (CHECKED(v) && action_parse_u64(v, 0, 255, &u) != 0) {
+		(void)snprintf(err, len, "route53: weight '%s' is not a number in 0..255", v);
+		return -EINVAL;
+	}
+	v = baton_action_param(p, "ttl");
+	if (CHECKED(v) && action_parse_u64(v, 0, 2147483647, &u) != 0) {
+		(void)snprintf(err, len, "route53: ttl '%s' is not a number of seconds", v);
+		return -EINVAL;
+	}
+	if (CHECKED(baton_action_param(p, "type")) && CHECKED(baton_action_param(p, "value"))) {
+		rv = action_check_records("route53", baton_action_param(p, "type"),
+					  baton_action_param(p, "value"), err, len);
+		if (rv != 0)
+			return rv;
+	}
+#undef CHECKED
+	return 0;
+}
+
+static int r53_validate(const struct baton_action_params *p, char *err, size_t len)
+{
+	return r53_check(p, false, err, len);
+}
+
+/* --- the change batch --------------------------------------------------------------------------- */
+
+struct r53_buf {
+	char *s;
+	size_t len;
+	bool overflow;
+};
+
+static void r53_put(struct r53_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void r53_put(struct r53_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, R53_BODY_MAX - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= R53_BODY_MAX - b->len)
+		b->overflow = true;
+	else
+		b->len += (size_t)n;
+}
+
+/* @src with &, <, >, " and ' as XML entities. */
+static void r53_put_text(struct r53_buf *b, const char *src)
+{
+	for (; *src != '\0'; src++) {
+		switch (*src) {
+		case '&': r53_put(b, "&amp;"); break;
+		case '<': r53_put(b, "&lt;"); break;
+		case '>': r53_put(b, "&gt;"); break;
+		case '"': r53_put(b, "&quot;"); break;
+		case '\'': r53_put(b, "&apos;"); break;
+		default: r53_put(b, "%c", *src); break;
+		}
+	}
+}
+
+static void r53_put_value(struct r53_buf *b, const char *value)
+{
+	r53_put(b, "<ResourceRecord><Value>");
+	r53_put_text(b, value);
+	r53_put(b, "</Value></ResourceRecord>");
+}
+
+static int r53_build(struct r53_attempt *a)
+{
+	struct baton_action_op *op = &a->op;
+	struct r53_buf b = {.s = malloc(R53_BODY_MAX)};
+	const char *type = baton_action_param(&op->params, "type");
+	const char *cursor = baton_action_param(&op->params, "value");
+	char item[BATON_ACTION_VALUE_LEN], txt[128], comment[200];
+
+	if (b.s == NULL)
+		return -ENOMEM;
+	(void)snprintf(comment, sizeof(comment), "baton epoch %llu: %s -> %s (%s, step %s)",
+		       (unsigned long long)op->ctx.epoch, op->ctx.from, op->ctx.to,
+		       op->ctx.transition, op->ctx.step);
+	r53_put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		    "<ChangeResourceRecordSetsRequest "
+		    "xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"
+		    "<ChangeBatch><Comment>");
+	r53_put_text(&b, comment);
+	r53_put(&b, "</Comment><Changes>");
+	/* the weighted record; element order is the schema's */
+	r53_put(&b, "<Change><Action>UPSERT</Action><ResourceRecordSet><Name>");
+	r53_put_text(&b, a->name);
+	r53_put(&b, "</Name><Type>%s</Type><SetIdentifier>", type);
+	r53_put_text(&b, baton_action_param(&op->params, "set_identifier"));
+	r53_put(&b, "</SetIdentifier><Weight>%llu</Weight><TTL>%llu</TTL><ResourceRecords>",
+		(unsigned long long)a->weight, (unsigned long long)a->ttl);
+	while (action_next_record(&cursor, item, sizeof(item)) > 0)
+		r53_put_value(&b, item);
+	r53_put(&b, "</ResourceRecords></ResourceRecordSet></Change>");
+	/* the epoch record */
+	action_epoch_txt(txt, sizeof(txt), op->ctx.epoch, op->ctx.to);
+	r53_put(&b, "<Change><Action>UPSERT</Action><ResourceRecordSet><Name>");
+	r53_put_text(&b, a->epoch_name);
+	r53_put(&b, "</Name><Type>TXT</Type><TTL>%llu</TTL><ResourceRecords>",
+		(unsigned long long)a->ttl);
+	r53_put_value(&b, txt);
+	r53_put(&b, "</ResourceRecords></ResourceRecordSet></Change>"
+		    "</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>\n");
+	if (b.overflow) {
+		free(b.s);
+		return -E2BIG;
+	}
+	a->body = b.s;
+	return 0;
+}
+
+/* --- the call ---------------------------------------------------------------------------------- */
+
+/* The text of <@tag> in @xml, for the report only (never for a decision). */
+static void r53_tag(const char *xml, const char *tag, char *dst, size_t n)
+{
+	char open[40], close[40];
+	const char *s, *e;
+
+	dst[0] = '\0';
+	(void)snprintf(open, sizeof(open), "<%s>", tag);
+	(void)snprintf(close, sizeof(close), "</%s>", tag);
+	s = strstr(xml, open);
+	if (s == NULL)
+		return;
+	s += strlen(open);
+	e = strstr(s, close);
+	if (e == NULL)
+		return;
+	action_excerpt(dst, n, s, (size_t)(e - s));
+}
+
+static void r53_posted_cb(struct baton_action_op *op, const struct baton_http_result *r)
+{
+	struct r53_attempt *a = (struct r53_attempt *)op;
+	char id[80], status[40], code[64], msg[200];
+	bool retryable;
+
+	if (r->err != 0 || r->status == 0) {
+		action_http_fail(op, "ChangeResourceRecordSets", r);
+		return;
+	}
+	if (r->status != 200) {
+		/* Route 53's own words: <Error><Code>..</Code><Message>..</Message> */
+		r53_tag(r->body, "Code", code, sizeof(code));
+		r53_tag(r->body, "Message", msg, sizeof(msg));
+		if (code[0] == '\0') {
+			action_http_fail(op, "ChangeResourceRecordSets", r);
+			return;
+		}
+		retryable = r->status >= 500 || r->status == 429 ||
+			    strcmp(code, "Throttling") == 0 ||
+			    strcmp(code, "PriorRequestNotComplete") == 0;
+		action_fail(op, BATON_ACTION_EFAILED, retryable,
+			    "%s: ChangeResourceRecordSets: HTTP %ld %s: %s", op->target, r->status,
+			    code, msg);
+		return;
+	}
+	r53_tag(r->body, "Id", id, sizeof(id));
+	r53_tag(r->body, "Status", status, sizeof(status));
+	action_done(op, "UPSERT %s %s weight %llu (set %s) -> %s; epoch %llu in %s TXT; change %s %s",
+		    a->name, baton_action_param(&op->params, "type"),
+		    (unsigned long long)a->weight,
+		    baton_action_param(&op->params, "set_identifier"),
+		    baton_action_param(&op->params, "value"), (unsigned long long)op->ctx.epoch,
+		    a->epoch_name, id[0] ? id : "?", status[0] ? status : "?");
+}
+
+static void r53_post(struct r53_attempt *a)
+{
+	struct baton_http_call_opts o = {0};
+	int n = 0;
+
+	a->headers[n++] = "Content-Type: text/xml";
+	if (a->token_hdr[0] != '\0')
+		a->headers[n++] = a->token_hdr;
+	a->headers[n] = NULL;
+	o.method = "POST";
+	o.url = a->url;
+	o.headers = a->headers;
+	o.body = a->body;
+	o.body_len = strlen(a->body);
+	o.aws_sigv4 = a->sigv4;
+	o.userpwd = a->userpwd;
+	a->op.phase = "waiting for ChangeResourceRecordSets";
+	action_http(&a->op, &o, r53_posted_cb);
+}
+
+/* The [default] profile of an AWS shared credentials file. */
+static void r53_creds_read(struct baton_action_op *op, const char *text, size_t len)
+{
+	struct r53_attempt *a = (struct r53_attempt *)op;
+	char id[256] = "", secret[256] = "", token[ACTION_FILE_MAX] = "";
+	bool in_default = false;
+	const char *line = text;
+
+	(void)len;
+	while (*line != '\0') {
+		size_t n = strcspn(line, "\n");
+		char buf[ACTION_FILE_MAX + 1], *k, *v, *end;
+
+		memcpy(buf, line, n);
+		buf[n] = '\0';
+		line += n + (line[n] == '\n');
+		for (k = buf; *k == ' ' || *k == '\t'; k++)
+			;
+		end = k + strlen(k);
+		while (end > k && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (*k == '[') {
+			in_default = strcmp(k, "[default]") == 0 || strcmp(k, "[profile default]") == 0;
+			continue;
+		}
+		if (!in_default || *k == '#' || *k == ';' || (v = strchr(k, '=')) == NULL)
+			continue;
+		for (end = v; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			;
+		*end = '\0';
+		for (v++; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strcmp(k, "aws_access_key_id") == 0)
+			(void)snprintf(id, sizeof(id), "%s", v);
+		else if (strcmp(k, "aws_secret_access_key") == 0)
+			(void)snprintf(secret, sizeof(secret), "%s", v);
+		else if (strcmp(k, "aws_session_token") == 0)
+			(void)snprintf(token, sizeof(token), "%s", v);
+	}
+	if (id[0] == '\0' || secret[0] == '\0') {
+		action_fail(op, -EINVAL, false,
+			    "%s: credentials_file '%s' has no aws_access_key_id and "
+			    "aws_secret_access_key in [default]",
+			    op->target, op->fs_path);
+		return;
+	}
+	(void)snprintf(a->userpwd, sizeof(a->userpwd), "%s:%s", id, secret);
+	if (token[0] != '\0')
+		(void)snprintf(a->token_hdr, sizeof(a->token_hdr), "X-Amz-Security-Token: %s", token);
+	r53_post(a);
+}
+
+/* --- start ------------------------------------------------------------------------------------ */
+
+static void r53_cleanup(struct baton_action_op *op)
+{
+	struct r53_attempt *a = (struct r53_attempt *)op;
+
+	free(a->body);
+	/* do not leave the secret in freed memory */
+	memset(a->userpwd, 0, sizeof(a->userpwd));
+	memset(a->token_hdr, 0, sizeof(a->token_hdr));
+	memset(op->fs_buf, 0, sizeof(op->fs_buf));
+}
+
+static int r53_start(const struct baton_action_env *env, const struct baton_action_params *p,
+		     const struct baton_action_ctx *ctx, baton_action_cb cb, void *data,
+		     struct baton_action_op **ret_op)
+{
+	struct r53_attempt *a;
+	struct baton_action_op *op;
+	char err[256], endpoint[BATON_ACTION_VALUE_LEN];
+	const char *file;
+	size_t n;
+	int rv;
+
+	if (env == NULL || env->http == NULL)
+		return -EINVAL;
+	op = action_op_new(sizeof(*a), &baton_action_driver_route53, env, p, ctx, cb, data);
+	if (op == NULL)
+		return -ENOMEM;
+	a = (struct r53_attempt *)op;
+	action_op_begin(op);
+	if (ret_op != NULL)
+		*ret_op = op;
+	op->cleanup_fn = r53_cleanup;
+	(void)snprintf(a->zone, sizeof(a->zone), "%s",
+		       r53_zone_id(action_param_or(&op->params, "hosted_zone_id", "?")));
+	(void)snprintf(op->target, sizeof(op->target), "route53 zone %s", a->zone);
+	if (r53_check(&op->params, true, err, sizeof(err)) != 0) {
+		action_fail(op, -EINVAL, false, "%s", err);
+		return 0;
+	}
+	action_fqdn(a->name, sizeof(a->name), baton_action_param(&op->params, "name"));
+	(void)snprintf(a->epoch_name, sizeof(a->epoch_name), "_baton-epoch.%s", a->name);
+	(void)action_parse_u64(baton_action_param(&op->params, "weight"), 0, 255, &a->weight);
+	(void)action_parse_u64(action_param_or(&op->params, "ttl", "60"), 0, 2147483647, &a->ttl);
+	(void)snprintf(endpoint, sizeof(endpoint), "%s",
+		       action_param_or(&op->params, "endpoint", "https://route53.amazonaws.com"));
+	n = strlen(endpoint);
+	while (n > 0 && endpoint[n - 1] == '/')
+		endpoint[--n] = '\0';
+	(void)snprintf(a->url, sizeof(a->url), "%s/2013-04-01/hostedzone/%s/rrset/", endpoint,
+		       a->zone);
+	(void)snprintf(a->sigv4, sizeof(a->sigv4), "aws:amz:%s:route53",
+		       action_param_or(&op->params, "region", "us-east-1"));
+	rv = r53_build(a);
+	if (rv != 0) {
+		action_fail(op, rv, false, "%s: cannot build the change batch: %s", op->target,
+			    strerror(-rv));
+		return 0;
+	}
+	if (op->ctx.drill) {
+		action_done(op,
+			    "drill: would UPSERT %s %s weight %llu (set %s) -> %s and %s TXT "
+			    "epoch %llu; nothing sent",
+			    a->name, baton_action_param(&op->params, "type"),
+			    (unsigned long long)a->weight,
+			    baton_action_param(&op->params, "set_identifier"),
+			    baton_action_param(&op->params, "value"), a->epoch_name,
+			    (unsigned long long)op->ctx.epoch);
+		return 0;
+	}
+	file = baton_action_param(&op->params, "credentials_file");
+	if (file == NULL) {
+		(void)snprintf(a->userpwd, sizeof(a->userpwd), "%s:%s",
+			       baton_action_param(&op->params, "access_key_id"),
+			       baton_action_param(&op->params, "secret_access_key"));
+		r53_post(a);
+		return 0;
+	}
+	op->phase = "reading credentials_file";
+	action_read_file(op, file, r53_creds_read);
+	return 0;
+}
+
+const struct baton_action_driver baton_action_driver_route53 = {
+	.name = "route53",
+	.idempotent = true,
+	.validate = r53_validate,
+	.start = r53_start,
+	.cancel = action_cancel,
+};
