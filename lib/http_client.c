@@ -473,8 +473,10 @@ static int http_call_setup(struct baton_http_call *call, const struct baton_http
 			return -ENOMEM;
 		call->headers = l;
 	}
-	if (!has_expect) {
-		/* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
+	if (!has_expect && o->aws_sigv4 == NULL) {
+		/* No "Expect: 100-continue" round trip for bodies over 1 KiB. Not with
+		 * SigV4: curl 7.88 signs this removal header although it never sends it
+		 * (curl/curl#11664), and AWS rejects a signed header that is missing. */
 		struct curl_slist *l = curl_slist_append(call->headers, "Expect:");
 
 		if (l == NULL) /* UNTESTED: OOM */
