@@ -227,6 +227,77 @@ static void print_transition(const json_t *t)
 		print_step((unsigned)i, json_array_get(steps, i));
 }
 
+/* The lease: who holds it (the active region) and, on the leader's view,
+ * whether it is revoked and when promotion of another region would be
+ * allowed. */
+static void print_lease(const json_t *g)
+{
+	const json_t *l = json_object_get(g, "lease");
+
+	if (!json_is_object(l))
+		return;
+	printf("  " LABEL "held by %s; ttl %lld ms", "lease:", baton_cli_jstr(g, "active_region", "nobody"),
+	       baton_cli_jint(l, "ttl_ms", 0));
+	if (json_is_true(json_object_get(l, "held_here")))
+		printf(", %s here, %lld ms left", json_is_true(json_object_get(l, "valid")) ? "valid" : "NOT VALID",
+		       baton_cli_jint(l, "remaining_ms", 0));
+	if (json_is_true(json_object_get(l, "fenced")))
+		printf("; SELF-FENCED: %s", baton_cli_jstr(l, "fence_reason", "?"));
+	if (json_is_true(json_object_get(l, "revoked")))
+		printf("; REVOKED (region objectively down)");
+	if (json_is_integer(json_object_get(l, "last_grant_ms_ago")))
+		printf("; last renewal %lld ms ago", baton_cli_jint(l, "last_grant_ms_ago", 0));
+	if (baton_cli_jint(l, "promotion_allowed_in_ms", 0) > 0)
+		printf("; another region may be promoted in %lld ms", baton_cli_jint(l, "promotion_allowed_in_ms", 0));
+	printf("\n");
+}
+
+static void print_decision(const json_t *g)
+{
+	const json_t *d = json_object_get(g, "decision");
+
+	if (!json_is_object(d))
+		return;
+	printf("  " LABEL "%s%s%s: %s\n", "decision:", baton_cli_jstr(d, "decision", "?"),
+	       baton_cli_jstr(d, "rule", "")[0] ? " / " : "", baton_cli_jstr(d, "rule", ""), baton_cli_jstr(d, "text", ""));
+}
+
+/* Each region: health as each observer sees it, its reporters, and whether
+ * a failover to it would be allowed now (else the rule that blocks it). */
+static void print_regions(const json_t *g)
+{
+	const json_t *regions = json_object_get(g, "regions");
+	size_t i, j;
+
+	if (!json_is_array(regions) || json_array_size(regions) == 0)
+		return;
+	printf("  regions:\n");
+	for (i = 0; i < json_array_size(regions); i++) {
+		const json_t *r = json_array_get(regions, i);
+		const json_t *obs = json_object_get(r, "observations"), *h = json_object_get(r, "health");
+		bool active = json_is_true(json_object_get(r, "active"));
+		printf("    %-12s prio %-4lld %-8s %s", baton_cli_jstr(r, "name", "?"), baton_cli_jint(r, "priority", 0),
+		       active ? "ACTIVE" : "standby",
+		       json_is_true(json_object_get(r, "objectively_down")) ? "OBJECTIVELY DOWN" : "up");
+		if (!active)
+			printf(json_is_true(json_object_get(r, "ready")) ? ", ready to take over" : ", NOT ready: %s",
+			       baton_cli_jstr(r, "readiness", "?"));
+		printf("\n");
+		for (j = 0; json_is_array(obs) && j < json_array_size(obs); j++) {
+			const json_t *o = json_array_get(obs, j);
+			if (json_is_true(json_object_get(o, "down")))
+				printf("      seen down by %s: %s\n", baton_cli_jstr(o, "observer", "?"),
+				       baton_cli_jstr(o, "detail", ""));
+		}
+		if (json_is_object(h))
+			printf("      reporters: %s%s, lag %lld bytes / %lld ms%s%s\n",
+			       json_is_true(json_object_get(h, "reporters_ok")) ? "reporting" : "SILENT",
+			       json_is_true(json_object_get(h, "critical")) ? ", CRITICAL" : "",
+			       baton_cli_jint(h, "lag_bytes", 0), baton_cli_jint(h, "lag_ms", 0),
+			       baton_cli_jstr(h, "detail", "")[0] ? ": " : "", baton_cli_jstr(h, "detail", ""));
+	}
+}
+
 static void print_group(const json_t *g)
 {
 	const json_t *t = json_object_get(g, "transition");
@@ -246,6 +317,9 @@ static void print_group(const json_t *g)
 		print_transition(t);
 	else
 		printf("  " LABEL "none\n", "transition:");
+	print_lease(g);
+	print_decision(g);
+	print_regions(g);
 }
 
 static const char *reach_text(const json_t *m)

@@ -364,6 +364,10 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 	for (int r = 0; r <= BATON_ROLE_LEADER; r++)
 		fprintf(f, "baton_raft_role{role=\"%s\"} %d\n", baton_role_name(r), st.role == r);
 	fprintf(f, "# TYPE baton_raft_leader_ready gauge\nbaton_raft_leader_ready %d\n", st.leader_ready);
+	fprintf(f, "# HELP baton_loop_lag_max_ms The latest a 100 ms loop timer has fired since start (a blocked loop shows here).\n"
+		   "# TYPE baton_loop_lag_max_ms gauge\nbaton_loop_lag_max_ms %" PRIu64 "\n",
+		n->lag_max_ms);
+	fprintf(f, "# TYPE baton_loop_lag_ms gauge\nbaton_loop_lag_ms %" PRIu64 "\n", n->lag_last_ms);
 	fprintf(f, "# TYPE baton_raft_commit_index gauge\nbaton_raft_commit_index %" PRIu64 "\n", st.commit_index);
 	fprintf(f, "# TYPE baton_raft_applied_index gauge\nbaton_raft_applied_index %" PRIu64 "\n", st.applied_index);
 	fprintf(f, "# HELP baton_raft_commit_lag Entries committed but not yet applied here.\n# TYPE baton_raft_commit_lag gauge\n"
@@ -481,6 +485,10 @@ void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct ba
 		history(n, ex, req);
 	else if (strcmp(req->path, "/metrics") == 0 && get)
 		metrics(n, ex);
+	else if (strcmp(req->path, "/v1/commands") == 0 && strcmp(req->method, "POST") == 0)
+		baton_commands_handle(n, ex, req);
+	else if (strcmp(req->path, "/v1/plan") == 0 && get)
+		baton_plan_handle(n, ex, req, query_param);
 	else if (strcmp(req->path, "/v1/health") == 0 && strcmp(req->method, "POST") == 0)
 		baton_health_handle_http(n, ex, req);
 	else if (strcmp(req->path, "/v1/internal/peer") == 0 && strcmp(req->method, "POST") == 0)

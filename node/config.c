@@ -12,6 +12,7 @@
  * it) so the cross-key checks can point at the right line too. */
 #include "node/config.h"
 
+#include "actions/action.h"
 #include "lib/util.h"
 #include "lib/yamltree.h"
 
@@ -43,6 +44,28 @@
 	  .required = (req), .doc = (d), FIELD(st, f) }
 
 #define NAME_MAX_LEN (BATON_NAME_LEN - 1)
+
+#define STEP_KEYS(P)                                                                                         \
+	KEY(P "[].name", NAME, baton_step_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,                   \
+	    "Step name, unique within its list; used in after:, logs and history."),                        \
+	KEY(P "[].driver", NAME, baton_step_config, driver, NULL, 1, 31, REQUIRED,                         \
+	    "Action driver: postgres, powerdns, kubernetes, route53, http or exec (docs/drivers.md)."),     \
+	KEY(P "[].after", TEXT, baton_step_config, after, "", 0, BATON_KV_VALUE_LEN - 1, OPTIONAL,          \
+	    "Comma-separated names of steps that must be done first; steps without a path between them run in parallel."), \
+	KEY(P "[].params", MAP, baton_step_config, params, NULL, 0, 0, OPTIONAL,                           \
+	    "Driver parameters; values may use {from.VAR}, {to.VAR}, {self.VAR}, {from}, {to}, {epoch}, {group}, {step}, {drill}."), \
+	KEY(P "[].timeout_ms", DURATION, baton_step_config, timeout_ms, "30000", 100, 3600000, OPTIONAL,   \
+	    "The whole step, every attempt included; then it fails."),                                     \
+	KEY(P "[].attempt_timeout_ms", DURATION, baton_step_config, attempt_timeout_ms, "10000", 100, 3600000, OPTIONAL, \
+	    "One attempt of the driver."),                                                                  \
+	KEY(P "[].max_attempts", U64, baton_step_config, max_attempts, "3", 1, 100, OPTIONAL,                \
+	    "Attempts before the step fails (only retryable errors are retried)."),                         \
+	KEY(P "[].backoff_ms", DURATION, baton_step_config, backoff_ms, "500", 0, 600000, OPTIONAL,         \
+	    "Delay before the first retry; it doubles each time, with up to 50% random jitter."),           \
+	KEY(P "[].kinds", TEXT, baton_step_config, kinds, "", 0, BATON_KV_VALUE_LEN - 1, OPTIONAL,           \
+	    "Run the step only for these transition kinds (comma-separated: failover, switchover, failback, drill); empty = all."), \
+	KEY(P "[].continue_if_unreachable", BOOL, baton_step_config, continue_if_unreachable, "false", 0, 0, OPTIONAL,  \
+	    "For fencing the old primary: if it cannot be reached at all (connection refused or timed out on every attempt), count the step as done: the lease wait before the transition already guarantees the old region fenced itself or is stopped.")
 
 /* Parents come before their children; the order here is the order of the
  * reference in docs/configuration.md, of baton_config_dump() and of the
@@ -95,6 +118,11 @@ static const struct baton_config_key cfg_keys[] = {
 	    "For tcp probes: IPv4 address and port to connect to."),
 	KEY("cluster.regions[].probes[].expect_status", U64, baton_probe_config, expect_status, "200", 100, 599, OPTIONAL,
 	    "For http probes: the HTTP status that means healthy."),
+	KEY("cluster.regions[].vars", MAP, baton_region_config, vars, NULL, 0, 0, OPTIONAL,
+	    "Values plan steps refer to as {from.NAME}, {to.NAME} or {self.NAME}: connection strings, addresses, names."),
+	LIST("cluster.regions[].self_fence", baton_region_config, self_fence, n_self_fence, 0, BATON_MAX_FENCE_STEPS, OPTIONAL,
+	     "Steps the region's own coordinator runs, in order, when it loses its lease (even when it reaches no one)."),
+	STEP_KEYS("cluster.regions[].self_fence"),
 	LIST("cluster.groups", baton_config, cluster.groups, cluster.n_groups, 1, BATON_MAX_GROUPS, OPTIONAL,
 	     "Failover groups, each with its own active region. Without this key: one group named default whose initial_active is the first region."),
 	KEY("cluster.groups[].name", NAME, baton_group_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
@@ -140,6 +168,22 @@ static const struct baton_config_key cfg_keys[] = {
 	    "This many automatic failovers within flap_window_ms freeze the group (an operator must unfreeze)."),
 	KEY("cluster.failover.require_reporters", BOOL, baton_config, cluster.failover.require_reporters, "false", 0, 0, OPTIONAL,
 	    "If true, a standby is a candidate only while its reporters send fresh reports."),
+	LIST("cluster.plan", baton_config, cluster.plan, cluster.n_plan, 0, BATON_MAX_PLAN_STEPS, OPTIONAL,
+	     "The failover plan: steps (a DAG through after:) the leader runs to move the baton {from} -> {to}."),
+	STEP_KEYS("cluster.plan"),
+	LIST("cluster.operators", baton_config, cluster.operators, cluster.n_operators, 0, BATON_MAX_OPERATORS, OPTIONAL,
+	     "Operator keys that may sign batonctl commands (batonctl keygen prints an entry)."),
+	KEY("cluster.operators[].name", NAME, baton_operator_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
+	    "Who holds the key; recorded in the history with every command."),
+	KEY("cluster.operators[].public_key", TEXT, baton_operator_config, public_key, NULL, 64, 64, REQUIRED,
+	    "Ed25519 public key, 64 hex characters."),
+	KEY("cluster.operators[].operations", TEXT, baton_operator_config, operations, "all", 1, BATON_KV_VALUE_LEN - 1, OPTIONAL,
+	    "Operations this key may sign, comma-separated (switchover, failover, failback, freeze, unfreeze, drill, retry-step, skip-step, approve), or all."),
+	SECTION("cluster.commands", OPTIONAL, "Signed operator commands."),
+	KEY("cluster.commands.max_validity_ms", DURATION, baton_config, cluster.commands.max_validity_ms, "600000", 1000, 86400000, OPTIONAL,
+	    "A command may be valid for at most this long (expires_at - issued_at); approvals must arrive within it."),
+	KEY("cluster.commands.max_skew_ms", DURATION, baton_config, cluster.commands.max_skew_ms, "30000", 0, 600000, OPTIONAL,
+	    "How far in the future issued_at may be (operator and leader clocks differ)."),
 	SECTION("node", REQUIRED, "This host; differs between nodes."),
 	KEY("node.id", U64, baton_config, node.id, NULL, 1, 255, REQUIRED,
 	    "Which cluster.members entry this node is."),
@@ -186,7 +230,7 @@ const char *baton_config_type_name(enum baton_config_type type)
 		[BATON_CONFIG_BOOL] = "bool",       [BATON_CONFIG_NAME] = "name",
 		[BATON_CONFIG_PATH] = "path",       [BATON_CONFIG_ADDR] = "address",
 		[BATON_CONFIG_CHOICE] = "choice",   [BATON_CONFIG_TEXT] = "text",
-		[BATON_CONFIG_URL] = "url",
+		[BATON_CONFIG_URL] = "url",         [BATON_CONFIG_MAP] = "map",
 	};
 	return (unsigned)type < BATON_CONFIG_TYPE_NR ? names[type] : "?";
 }
@@ -317,6 +361,19 @@ static void cfg_value_text(const struct baton_config_key *k, const char *base, c
 		snprintf(out, outlen, "%s", i < n ? words[i] : "?");
 		break;
 	}
+	case BATON_CONFIG_MAP: {
+		const struct baton_kv_list *l = (const struct baton_kv_list *)p;
+		size_t off = 0;
+		out[0] = '\0';
+		for (unsigned i = 0; i < l->n && off < outlen; i++) {
+			int w = snprintf(out + off, outlen - off, "%s%s=%zu:%s", i ? ";" : "", l->items[i].key,
+					 strlen(l->items[i].value), l->items[i].value);
+			if (w < 0)
+				break;
+			off += (size_t)w;
+		}
+		break;
+	}
 	default:
 		snprintf(out, outlen, "%.*s", (int)k->size, p);
 		break;
@@ -410,6 +467,42 @@ static int cfg_set_scalar(struct cfg_ctx *x, const struct baton_config_key *k,
 		if (rv == 0)
 			cfg_store_uint(dst, k->size, idx);
 		return rv;
+	}
+	case BATON_CONFIG_MAP: {
+		struct baton_kv_list *l = dst;
+		memset(l, 0, sizeof *l);
+		if (n->kind != BATON_YAML_MAP) {
+			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path, "must be a map, got %s",
+					  cfg_got(got, sizeof got, n));
+			return -EINVAL;
+		}
+		if (n->n > BATON_MAX_KV) {
+			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
+					  "must have at most %d entries, got %zu", BATON_MAX_KV, n->n);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n->n; i++) {
+			const struct baton_yaml_pair *pr = &n->pairs[i];
+			char kpath[CFG_PATH_LEN];
+			bool good = pr->key_len > 0 && pr->key_len < BATON_KV_KEY_LEN;
+			for (size_t c = 0; good && c < pr->key_len; c++)
+				good = strchr("abcdefghijklmnopqrstuvwxyz0123456789_", pr->key[c]) != NULL && pr->key[c] != '\0';
+			if (!good) {
+				baton_yaml_errorf(x->errbuf, x->errlen, d, pr->line, path,
+						  "keys must be 1..%d characters of [a-z0-9_], got '%.*s'",
+						  BATON_KV_KEY_LEN - 1, (int)(pr->key_len < 64 ? pr->key_len : 64), pr->key);
+				return -EINVAL;
+			}
+			memcpy(l->items[i].key, pr->key, pr->key_len);
+			l->items[i].key[pr->key_len] = '\0';
+			snprintf(kpath, sizeof kpath, "%s.%s", path, l->items[i].key);
+			rv = baton_yaml_get_str(d, pr->value, kpath, 0, BATON_KV_VALUE_LEN - 1, NULL,
+						l->items[i].value, sizeof l->items[i].value, x->errbuf, x->errlen);
+			if (rv != 0)
+				return rv;
+			l->n++;
+		}
+		return 0;
 	}
 	case BATON_CONFIG_TEXT:
 	case BATON_CONFIG_URL:
@@ -564,6 +657,146 @@ static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const ch
 	va_end(ap);
 	baton_yaml_errorf(x->errbuf, x->errlen, x->doc, line, path, "%s", msg);
 	return -EINVAL;
+}
+
+const char *baton_kv_get(const struct baton_kv_list *l, const char *key)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].key, key) == 0)
+			return l->items[i].value;
+	return NULL;
+}
+
+/* Check every {...} reference in a step's parameters. */
+static int cfg_check_templates(struct cfg_ctx *x, const struct baton_cluster_config *c,
+			       const struct baton_step_config *st, const char *path, unsigned idx, bool self_fence)
+{
+	static const char *const plain[] = {"from", "to", "epoch", "group", "step", "drill"};
+
+	for (unsigned i = 0; i < st->params.n; i++) {
+		const char *v = st->params.items[i].value;
+		for (const char *o = strchr(v, '{'); o != NULL; o = strchr(o + 1, '{')) {
+			const char *e = strchr(o, '}');
+			char ref[80];
+			size_t len;
+			bool ok = false;
+			if (e == NULL || (len = (size_t)(e - o - 1)) == 0 || len >= sizeof ref)
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
+						"parameter '%s' has an unterminated or empty {...}", st->params.items[i].key);
+			memcpy(ref, o + 1, len);
+			ref[len] = '\0';
+			for (size_t k = 0; k < BATON_ARRAY_SIZE(plain); k++)
+				ok = ok || strcmp(ref, plain[k]) == 0;
+			const char *dot = strchr(ref, '.');
+			if (!ok && dot != NULL) {
+				size_t scope = (size_t)(dot - ref);
+				bool known_scope = (!self_fence && ((scope == 4 && strncmp(ref, "from", 4) == 0) ||
+								    (scope == 2 && strncmp(ref, "to", 2) == 0))) ||
+						   (self_fence && scope == 4 && strncmp(ref, "self", 4) == 0);
+				if (!known_scope)
+					return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
+							"parameter '%s': {%s} is not available here (%s)", st->params.items[i].key,
+							ref, self_fence ? "self-fence steps use {self.VAR}" : "plans use {from.VAR} and {to.VAR}");
+				/* Every region must define the var: any region can be from or to. */
+				for (unsigned r = 0; r < c->n_regions; r++)
+					if (baton_kv_get(&c->regions[r].vars, dot + 1) == NULL)
+						return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
+								"parameter '%s' uses {%s} but region '%s' has no vars.%s",
+								st->params.items[i].key, ref, c->regions[r].name, dot + 1);
+				ok = true;
+			}
+			if (!ok)
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
+						"parameter '%s': unknown reference {%s}", st->params.items[i].key, ref);
+		}
+	}
+	return 0;
+}
+
+static int cfg_check_steps(struct cfg_ctx *x, const struct baton_cluster_config *c,
+			   const struct baton_step_config *steps, unsigned n, const char *list, bool self_fence)
+{
+	/* deps[i] bit j: step i runs after step j */
+	uint32_t deps[BATON_MAX_PLAN_STEPS] = {0};
+	char path[CFG_PATH_LEN], err[256];
+	int rv;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct baton_step_config *st = &steps[i];
+		const struct baton_action_driver *drv = baton_action_driver(st->driver);
+		struct baton_action_params ap;
+
+		snprintf(path, sizeof path, "%s[%u]", list, i);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(steps[j].name, st->name) == 0)
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].name", i), path,
+						"step name '%s' is used twice", st->name);
+		if (drv == NULL)
+			return cfg_fail(x, cfg_line(x, "cluster.plan[].driver", i), path,
+					"unknown driver '%s' (known: %s)", st->driver, baton_action_driver_names());
+		memset(&ap, 0, sizeof ap);
+		for (unsigned k = 0; k < st->params.n && k < BATON_ACTION_MAX_PARAMS; k++) {
+			baton_strlcpy(ap.items[k].key, st->params.items[k].key, sizeof ap.items[k].key);
+			baton_strlcpy(ap.items[k].value, st->params.items[k].value, sizeof ap.items[k].value);
+			ap.n++;
+		}
+		if (drv->validate != NULL && (rv = drv->validate(&ap, err, sizeof err)) != 0)
+			return cfg_fail(x, cfg_line(x, "cluster.plan[].params", i), path, "%s: %s", st->driver, err);
+		if (st->attempt_timeout_ms > st->timeout_ms)
+			return cfg_fail(x, cfg_line(x, "cluster.plan[].attempt_timeout_ms", i), path,
+					"attempt_timeout_ms (%" PRIu64 ") exceeds timeout_ms (%" PRIu64 ")",
+					st->attempt_timeout_ms, st->timeout_ms);
+		rv = cfg_check_templates(x, c, st, path, i, self_fence);
+		if (rv != 0)
+			return rv;
+		/* after: */
+		char buf[BATON_KV_VALUE_LEN], *save = NULL;
+		baton_strlcpy(buf, st->after, sizeof buf);
+		for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+			unsigned j;
+			for (j = 0; j < n; j++)
+				if (strcmp(steps[j].name, tok) == 0)
+					break;
+			if (j == n)
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
+						"after: '%s' is not a step of this list", tok);
+			if (j == i)
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path, "a step cannot wait for itself");
+			deps[i] |= 1u << j;
+		}
+	}
+	/* A DAG: repeatedly remove steps whose dependencies are all removed. */
+	uint32_t done = 0;
+	for (unsigned round = 0; round < n; round++)
+		for (unsigned i = 0; i < n; i++)
+			if (!(done & (1u << i)) && (deps[i] & ~done) == 0)
+				done |= 1u << i;
+	for (unsigned i = 0; i < n; i++)
+		if (!(done & (1u << i))) {
+			snprintf(path, sizeof path, "%s[%u]", list, i);
+			return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
+					"step '%s' is part of a dependency cycle", steps[i].name);
+		}
+	if (self_fence && n > 0)
+		for (unsigned i = 0; i < n; i++)
+			if (steps[i].after[0] != '\0') {
+				snprintf(path, sizeof path, "%s[%u]", list, i);
+				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
+						"self-fence steps run in order; after: is not used there");
+			}
+	return 0;
+}
+
+static int cfg_check_plans(struct cfg_ctx *x, const struct baton_cluster_config *c)
+{
+	char list[CFG_PATH_LEN];
+	int rv = cfg_check_steps(x, c, c->plan, c->n_plan, "cluster.plan", false);
+
+	for (unsigned r = 0; rv == 0 && r < c->n_regions; r++) {
+		snprintf(list, sizeof list, "cluster.regions[%u].self_fence", r);
+		rv = cfg_check_steps(x, c, c->regions[r].self_fence, c->regions[r].n_self_fence, list, true);
+	}
+	return rv;
 }
 
 static int cfg_check_detection(struct cfg_ctx *x, const struct baton_cluster_config *c)
@@ -818,6 +1051,8 @@ static int cfg_from_doc(const struct baton_yaml_doc *doc, struct baton_config *r
 	if (rv == 0)
 		rv = cfg_check_detection(x, &cfg->cluster);
 	if (rv == 0)
+		rv = cfg_check_plans(x, &cfg->cluster);
+	if (rv == 0)
 		rv = cfg_check_node(x, cfg);
 	if (rv == 0) {
 		*ret = *cfg;
@@ -961,13 +1196,29 @@ void baton_config_cluster_hash(const struct baton_cluster_config *c, char out[65
 static bool cfg_is_text(enum baton_config_type t)
 {
 	return t == BATON_CONFIG_NAME || t == BATON_CONFIG_PATH || t == BATON_CONFIG_ADDR ||
-	       t == BATON_CONFIG_TEXT || t == BATON_CONFIG_URL;
+	       t == BATON_CONFIG_TEXT || t == BATON_CONFIG_URL || t == BATON_CONFIG_MAP;
 }
 
 static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char *base)
 {
 	char val[BATON_PATH_LEN + 8];
 
+	if (k->type == BATON_CONFIG_MAP) {
+		/* A flow map that loads back: {key: "value", ...} */
+		const struct baton_kv_list *l = (const struct baton_kv_list *)(base + k->off);
+		fputc('{', f);
+		for (unsigned i = 0; i < l->n; i++) {
+			fprintf(f, "%s%s: \"", i ? ", " : "", l->items[i].key);
+			for (const char *s = l->items[i].value; *s != '\0'; s++) {
+				if (*s == '"' || *s == '\\')
+					fputc('\\', f);
+				fputc(*s, f);
+			}
+			fputc('"', f);
+		}
+		fputs("}\n", f);
+		return;
+	}
 	cfg_value_text(k, base, val, sizeof val);
 	if (!cfg_is_text(k->type)) {
 		fprintf(f, "%s\n", val);

@@ -58,6 +58,38 @@ struct baton_member_config {
 
 enum baton_probe_type { BATON_PROBE_HTTP, BATON_PROBE_TCP };
 
+#define BATON_MAX_KV 16
+#define BATON_KV_KEY_LEN 32
+#define BATON_KV_VALUE_LEN 256
+struct baton_kv {
+	char key[BATON_KV_KEY_LEN];
+	char value[BATON_KV_VALUE_LEN];
+};
+struct baton_kv_list {
+	struct baton_kv items[BATON_MAX_KV];
+	unsigned n;
+};
+const char *baton_kv_get(const struct baton_kv_list *l, const char *key);
+
+#define BATON_MAX_PLAN_STEPS 16
+#define BATON_MAX_FENCE_STEPS 4
+
+/* One step of a plan (or of a region's self-fence). Parameter values may
+ * refer to {from.VAR}, {to.VAR}, {self.VAR} (region vars), {from}, {to},
+ * {epoch}, {group}, {step}, {drill}; the executor expands them per attempt. */
+struct baton_step_config {
+	char name[BATON_NAME_LEN];
+	char driver[32];
+	char after[BATON_KV_VALUE_LEN];  /* comma-separated step names */
+	struct baton_kv_list params;
+	uint64_t timeout_ms;             /* the whole step, all attempts */
+	uint64_t attempt_timeout_ms;
+	uint64_t max_attempts;
+	uint64_t backoff_ms;             /* first retry delay; doubles, with jitter */
+	char kinds[BATON_KV_VALUE_LEN];  /* "" = every kind; else e.g. "switchover,failback" */
+	bool continue_if_unreachable;    /* target unreachable after all attempts: done, covered by the lease */
+};
+
 /* An external check of a region's public endpoint, run by every coordinator
  * and the witness. */
 struct baton_probe_config {
@@ -72,6 +104,9 @@ struct baton_region_config {
 	unsigned priority;           /* 0..1000; 0 = never chosen by automatic failover */
 	struct baton_probe_config probes[BATON_MAX_PROBES];
 	unsigned n_probes;
+	struct baton_kv_list vars;   /* values plan steps refer to as {from.x}/{to.x}/{self.x} */
+	struct baton_step_config self_fence[BATON_MAX_FENCE_STEPS];
+	unsigned n_self_fence;
 };
 
 struct baton_detection_config {
@@ -106,6 +141,20 @@ struct baton_group_config {
 	char initial_active[BATON_NAME_LEN]; /* a cluster.regions name */
 };
 
+#define BATON_MAX_OPERATORS 16
+
+/* An operator key allowed to sign commands (batonctl keygen prints the entry). */
+struct baton_operator_config {
+	char name[BATON_NAME_LEN];
+	char public_key[65];         /* Ed25519, 64 hex chars */
+	char operations[BATON_KV_VALUE_LEN]; /* comma-separated ops, or "all" */
+};
+
+struct baton_commands_config {
+	uint64_t max_validity_ms;    /* expires_at - issued_at may not exceed this */
+	uint64_t max_skew_ms;        /* issued_at may be this far in the future */
+};
+
 struct baton_cluster_config {
 	char id[BATON_NAME_LEN];
 	uint64_t generation;
@@ -119,6 +168,11 @@ struct baton_cluster_config {
 	struct baton_detection_config detection;
 	struct baton_lease_config lease;
 	struct baton_failover_config failover;
+	struct baton_step_config plan[BATON_MAX_PLAN_STEPS];
+	unsigned n_plan;
+	struct baton_operator_config operators[BATON_MAX_OPERATORS];
+	unsigned n_operators;
+	struct baton_commands_config commands;
 };
 
 struct baton_node_config {
@@ -185,6 +239,7 @@ enum baton_config_type {
 	BATON_CONFIG_CHOICE,   /* one word of @choices, stored as its index (an enum) */
 	BATON_CONFIG_TEXT,     /* min..max printable characters */
 	BATON_CONFIG_URL,      /* http:// or https:// URL without spaces, up to max chars */
+	BATON_CONFIG_MAP,      /* a map of [a-z0-9_] keys to scalar values (struct baton_kv_list) */
 	BATON_CONFIG_TYPE_NR
 };
 

@@ -352,6 +352,21 @@ static void notify_systemd(struct baton_node *n)
 	}
 }
 
+#define LAG_PERIOD_MS 100
+
+static void lag_cb(uv_timer_t *t)
+{
+	struct baton_node *n = t->data;
+	uint64_t now;
+
+	uv_update_time(n->loop);
+	now = uv_now(n->loop);
+	n->lag_last_ms = now > n->lag_expected_ms ? now - n->lag_expected_ms : 0;
+	if (n->lag_last_ms > n->lag_max_ms)
+		n->lag_max_ms = n->lag_last_ms;
+	n->lag_expected_ms = now + LAG_PERIOD_MS;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct baton_node *n = t->data;
@@ -406,6 +421,7 @@ static void node_stop(struct baton_node *n, int exit_code)
 	n->exit_code = exit_code;
 	(void)baton_sd_notify("STOPPING=1");
 	uv_timer_stop(&n->tick);
+	baton_exec_close(n);
 	if (n->http_inited) {
 		n->pending_closes++;
 		baton_http_server_close(&n->http, http_closed);
@@ -422,7 +438,8 @@ static void node_stop(struct baton_node *n, int exit_code)
 		n->pending_closes++;
 		baton_http_client_close(&n->http_client, http_client_closed);
 	}
-	n->pending_closes += 4;
+	n->pending_closes += 5;
+	uv_close((uv_handle_t *)&n->lag_timer, handle_closed);
 	uv_close((uv_handle_t *)&n->stop_timer, handle_closed);
 	uv_close((uv_handle_t *)&n->tick, handle_closed);
 	uv_close((uv_handle_t *)&n->sigterm, handle_closed);
@@ -574,6 +591,7 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 		return rv;
 	n->fsm.on_apply = on_apply;
 	n->fsm.on_apply_data = n;
+	n->fsm.opkeys = &n->opkeys;
 	if (!check_config_agreement(n)) {
 		snprintf(err, errlen, "cluster section mismatch (see above)");
 		return -EINVAL;
@@ -653,6 +671,10 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	n->tick.data = n;
 	uv_timer_init(loop, &n->stop_timer);
 	n->stop_timer.data = n;
+	uv_timer_init(loop, &n->lag_timer);
+	n->lag_timer.data = n;
+	n->lag_expected_ms = uv_now(loop) + LAG_PERIOD_MS;
+	uv_timer_start(&n->lag_timer, lag_cb, LAG_PERIOD_MS, LAG_PERIOD_MS);
 	uv_timer_start(&n->tick, tick_cb, TICK_MS, TICK_MS);
 	n->started_ms = uv_now(loop);
 	n->watchdog_ms = baton_sd_watchdog_ms();
@@ -722,6 +744,18 @@ int baton_node_main(int argc, char **argv, bool witness)
 		return BATON_EXIT_CONFIG;
 	}
 	baton_config_cluster_hash(&n->cfg.cluster, n->cluster_hash);
+	/* Operator keys: the FSM verifies commands with exactly these. */
+	baton_strlcpy(n->opkeys.cluster_id, n->cfg.cluster.id, sizeof n->opkeys.cluster_id);
+	n->opkeys.max_validity_ms = n->cfg.cluster.commands.max_validity_ms;
+	n->opkeys.max_skew_ms = n->cfg.cluster.commands.max_skew_ms;
+	for (unsigned i = 0; i < n->cfg.cluster.n_operators; i++) {
+		const struct baton_operator_config *oc = &n->cfg.cluster.operators[i];
+		if (baton_opkeys_add(&n->opkeys, oc->name, oc->public_key, oc->operations, err, sizeof err) != 0) {
+			fprintf(stderr, "%s: %s: cluster.operators[%u]: %s\n", prog, path, i, err);
+			free(n);
+			return BATON_EXIT_CONFIG;
+		}
+	}
 	if (check) {
 		code = check_only(n, path, verbose);
 		free(n);

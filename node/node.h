@@ -20,6 +20,7 @@
 #include "http_client.h"
 #include "http_server.h"
 #include "member.h"
+#include "opcmd.h"
 
 #define BATON_EXIT_CONFIG 78 /* EX_CONFIG: bad or mismatched configuration */
 
@@ -41,6 +42,11 @@ struct baton_node {
 	bool health_inflight;
 	struct baton_health health;
 	bool exec_ending;
+	struct exec_step *exec_steps;  /* steps in flight (exec.c) */
+	/* operator commands (commands.c) */
+	struct baton_opkeys opkeys;
+	uint64_t audit_window_ms;
+	unsigned audits_in_window;
 	/* peer requests (peer.c) */
 	bool have_peer_key;
 	uint8_t peer_key[32];
@@ -62,10 +68,18 @@ struct baton_node {
 	bool notified_ready;
 	char last_status[160];
 	uint64_t watchdog_ms, last_watchdog_ms;
+	/* loop latency: how late a 100 ms timer fires (a blocked loop shows here) */
+	uv_timer_t lag_timer;
+	uint64_t lag_expected_ms, lag_max_ms, lag_last_ms;
 };
 
 /* Parse argv, run until stopped, return the process exit code. */
 int baton_node_main(int argc, char **argv, bool witness);
+
+/* Operator commands (commands.c). */
+void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req);
+void baton_plan_handle(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req,
+		       bool (*param)(const char *query, const char *key, char *out, size_t outlen));
 
 /* HTTP API (api.c). */
 void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct baton_http_request *req);

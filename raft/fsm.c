@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fsm_pb.h"
+#include "opcmd.h"
 #include "store.h"
 #include "util.h"
 
@@ -46,6 +47,8 @@ static const char *code_names[] = {
 	[BATON_FSM_INVALID] = "invalid",
 	[BATON_FSM_CONFLICT] = "conflict",
 	[BATON_FSM_REPLAY] = "replay",
+	[BATON_FSM_DENIED] = "denied",
+	[BATON_FSM_PENDING] = "pending",
 };
 
 const char *baton_fsm_code_name(int code)
@@ -608,6 +611,229 @@ static int apply_decision(struct apply_ctx *c, const Baton__Decision *d)
 	return BATON_FSM_OK;
 }
 
+/* ------------------------------------------------------ operator commands */
+
+bool baton_fsm_nonce_seen(const struct baton_fsm *f, const uint8_t *nonce, size_t len)
+{
+	for (unsigned i = 0; i < f->st->n_nonces; i++)
+		if (f->st->nonces[i].len == len && memcmp(f->st->nonces[i].nonce, nonce, len) == 0)
+			return true;
+	return false;
+}
+
+const struct baton_pending *baton_fsm_pending(const struct baton_fsm *f, const char *id)
+{
+	for (unsigned i = 0; id != NULL && i < f->st->n_pending; i++)
+		if (strcmp(f->st->pending[i].id, id) == 0)
+			return &f->st->pending[i];
+	return NULL;
+}
+
+static void nonce_add(struct baton_fsm_state *st, const uint8_t *nonce, size_t len, uint64_t expires)
+{
+	unsigned slot = st->n_nonces;
+
+	if (slot == BATON_FSM_MAX_NONCES) {
+		/* Full: reuse the entry that expires first (deterministic). */
+		slot = 0;
+		for (unsigned i = 1; i < st->n_nonces; i++)
+			if (st->nonces[i].expires_at_ms < st->nonces[slot].expires_at_ms)
+				slot = i;
+	} else {
+		st->n_nonces++;
+	}
+	memcpy(st->nonces[slot].nonce, nonce, len);
+	st->nonces[slot].len = len;
+	st->nonces[slot].expires_at_ms = expires;
+}
+
+static int op_transition(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by,
+			 const Baton__OperatorCommand *oc)
+{
+	struct baton_group_state *g;
+	Baton__TransitionBegin tb = BATON__TRANSITION_BEGIN__INIT;
+	const char *to = baton_op_arg(b, "to"), *reason = baton_op_arg(b, "reason");
+	char why[BATON_TEXT_MAX];
+	int rv = need_group(c, &g);
+
+	if (rv != 0)
+		return rv;
+	if (op == BATON_OP_FAILBACK && (to == NULL || to[0] == '\0'))
+		to = g->previous;
+	if (to == NULL || to[0] == '\0')
+		return reject(c, BATON_FSM_INVALID, "%s needs a target region%s", baton_op_name(op),
+			      op == BATON_OP_FAILBACK ? " (there was no earlier active region)" : " (--to)");
+	snprintf(why, sizeof why, "%s by %s%s%s", baton_op_name(op), by, reason ? ": " : "", reason ? reason : "");
+	tb.kind = op == BATON_OP_SWITCHOVER ? BATON__TRANSITION_KIND__TRANSITION_SWITCHOVER
+		  : op == BATON_OP_FAILBACK ? BATON__TRANSITION_KIND__TRANSITION_FAILBACK
+		  : op == BATON_OP_DRILL    ? BATON__TRANSITION_KIND__TRANSITION_DRILL
+					    : BATON__TRANSITION_KIND__TRANSITION_FAILOVER;
+	tb.from = g->active;
+	tb.to = (char *)to;
+	tb.expect_epoch = b->has_expect_epoch ? b->expect_epoch : g->epoch;
+	tb.reason = why;
+	tb.by = (char *)by;
+	tb.has_drill = true;
+	tb.drill = op == BATON_OP_DRILL;
+	tb.n_steps = oc->n_steps;
+	tb.steps = oc->steps;
+	return apply_transition_begin(c, &tb);
+}
+
+static int op_step(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by)
+{
+	struct baton_group_state *g;
+	struct baton_step_state *s;
+	const char *name = baton_op_arg(b, "step"), *tid = baton_op_arg(b, "transition");
+	int rv = need_group(c, &g);
+
+	if (rv != 0)
+		return rv;
+	if (!g->has_transition || (tid != NULL && tid[0] && strcmp(tid, g->tr.id) != 0))
+		return reject(c, BATON_FSM_UNKNOWN, "no such transition%s%s", tid ? " " : "", tid ? tid : "");
+	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_FAILED &&
+	    g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
+		return reject(c, BATON_FSM_INVALID, "transition %s is not failed or running", g->tr.id);
+	s = name != NULL ? find_step(&g->tr, name) : NULL;
+	if (s == NULL)
+		return reject(c, BATON_FSM_UNKNOWN, "transition %s has no step '%s'", g->tr.id, name ? name : "");
+	if (op == BATON_OP_RETRY_STEP && s->state != BATON__STEP_STATE__STEP_FAILED)
+		return reject(c, BATON_FSM_INVALID, "step %s is %s, not failed", s->name, step_state_name(s->state));
+	if (op == BATON_OP_SKIP_STEP && s->state != BATON__STEP_STATE__STEP_FAILED &&
+	    s->state != BATON__STEP_STATE__STEP_PENDING)
+		return reject(c, BATON_FSM_INVALID, "step %s is %s; only failed or pending steps can be skipped", s->name,
+			      step_state_name(s->state));
+	s->state = op == BATON_OP_RETRY_STEP ? BATON__STEP_STATE__STEP_PENDING : BATON__STEP_STATE__STEP_SKIPPED;
+	s->error[0] = '\0';
+	if (g->tr.state == BATON__TRANSITION_STATE__TRANSITION_FAILED) {
+		g->tr.state = BATON__TRANSITION_STATE__TRANSITION_RUNNING;
+		g->tr.ended_at_ms = 0;
+	}
+	event(c, "step", op == BATON_OP_RETRY_STEP ? "retry" : "skipped", g->epoch, by, "step %s %s by %s; transition %s runs again",
+	      s->name, op == BATON_OP_RETRY_STEP ? "retried" : "skipped", by, g->tr.id);
+	return BATON_FSM_OK;
+}
+
+static int op_execute(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by,
+		      const Baton__OperatorCommand *oc)
+{
+	switch (op) {
+	case BATON_OP_FREEZE:
+	case BATON_OP_UNFREEZE: {
+		Baton__Freeze fr = BATON__FREEZE__INIT;
+		fr.frozen = op == BATON_OP_FREEZE;
+		fr.by = (char *)by;
+		fr.reason = (char *)baton_op_arg(b, "reason");
+		return apply_freeze(c, &fr);
+	}
+	case BATON_OP_SWITCHOVER:
+	case BATON_OP_FAILOVER:
+	case BATON_OP_FAILBACK:
+	case BATON_OP_DRILL:
+		return op_transition(c, op, b, by, oc);
+	case BATON_OP_RETRY_STEP:
+	case BATON_OP_SKIP_STEP:
+		return op_step(c, op, b, by);
+	}
+	return reject(c, BATON_FSM_INVALID, "operation %s cannot be executed here", baton_op_name(op));
+}
+
+static int apply_operator(struct apply_ctx *c, const Baton__OperatorCommand *oc)
+{
+	struct baton_fsm_state *st = c->f->st;
+	const struct baton_opkey *key = NULL;
+	Baton__CommandBody *b = NULL;
+	const char *claimed = oc->envelope != NULL && oc->envelope->key_id ? oc->envelope->key_id : "?";
+	char err[BATON_TEXT_MAX], by[96], id[17];
+	uint64_t now = c->cmd->proposed_at_ms;
+	int v, op, rv;
+
+	/* Forget expired approvals first (by the proposer's clock: deterministic). */
+	unsigned kept = 0;
+	for (unsigned i = 0; i < st->n_pending; i++)
+		if (st->pending[i].expires_at_ms >= now)
+			st->pending[kept++] = st->pending[i];
+	st->n_pending = kept;
+	if (c->f->opkeys == NULL || oc->envelope == NULL) {
+		reject(c, BATON_FSM_DENIED, "no operator keys are configured (cluster.operators)");
+		event(c, "command", "rejected", 0, claimed, "%s", c->res->message);
+		return BATON_FSM_DENIED;
+	}
+	v = baton_opcmd_verify(c->f->opkeys, oc->envelope, now, &key, &b, err, sizeof err);
+	if (v != BATON_OPCMD_OK) {
+		reject(c, BATON_FSM_DENIED, "%s: %s", baton_opcmd_verdict_name(v), err);
+		event(c, "command", "rejected", 0, claimed, "%s", c->res->message);
+		return BATON_FSM_DENIED;
+	}
+	snprintf(by, sizeof by, "%s (%s)", key->name, key->key_id);
+	op = baton_op_parse(b->op);
+	baton_hex(id, b->nonce.data, 8);
+	if (baton_fsm_nonce_seen(c->f, b->nonce.data, b->nonce.len)) {
+		reject(c, BATON_FSM_REPLAY, "replayed command: nonce %s was used before", id);
+		event(c, "command", "rejected", 0, by, "%s %s", b->op, c->res->message);
+		rv = BATON_FSM_REPLAY;
+		goto out;
+	}
+	nonce_add(st, b->nonce.data, b->nonce.len, b->expires_at_ms);
+	if (op == BATON_OP_APPROVE) {
+		const char *pid = b->approves != NULL && b->approves[0] ? b->approves : baton_op_arg(b, "id");
+		struct baton_pending *p = (struct baton_pending *)baton_fsm_pending(c->f, pid);
+		Baton__CommandBody *pb;
+		const struct baton_opkey *proposer;
+		char both[200];
+		if (p == NULL) {
+			rv = reject(c, BATON_FSM_UNKNOWN, "no pending command %s (expired, executed, or never proposed)", pid ? pid : "");
+		} else if (strcmp(p->key_id, key->key_id) == 0) {
+			rv = reject(c, BATON_FSM_DENIED, "the key that proposed %s cannot approve it: a second operator must", p->id);
+		} else if ((pb = baton__command_body__unpack(NULL, p->body_len, p->body)) == NULL) {
+			rv = reject(c, BATON_FSM_INVALID, "pending command %s is unreadable", p->id);
+		} else {
+			int pop = baton_op_parse(pb->op);
+			proposer = baton_opkeys_find(c->f->opkeys, p->key_id);
+			if (pop < 0 || !(key->ops & (1u << pop))) {
+				rv = reject(c, BATON_FSM_DENIED, "key %s (%s) may not approve '%s'", key->key_id, key->name, pb->op);
+			} else {
+				snprintf(both, sizeof both, "%s+%s", proposer != NULL ? proposer->name : p->signer, key->name);
+				/* Remove first: the pending entry may move during execution. */
+				char pid_copy[17];
+				baton_strlcpy(pid_copy, p->id, sizeof pid_copy);
+				*p = st->pending[--st->n_pending];
+				rv = op_execute(c, pop, pb, both, oc);
+				event(c, "command", rv == 0 ? "ok" : "rejected", 0, both, "%s %s approved by %s: %s", pb->op, pid_copy,
+				      key->name, rv == 0 ? "executed" : c->res->message);
+			}
+			baton__command_body__free_unpacked(pb, NULL);
+			goto out;
+		}
+		event(c, "command", "rejected", 0, by, "approve: %s", c->res->message);
+		goto out;
+	}
+	if (baton_op_dangerous(b)) {
+		struct baton_pending *p;
+		if (oc->envelope->body.len > BATON_FSM_PENDING_BODY || st->n_pending == BATON_FSM_MAX_PENDING) {
+			rv = reject(c, BATON_FSM_INVALID, "cannot hold this command for approval (too large or too many pending)");
+			event(c, "command", "rejected", 0, by, "%s: %s", b->op, c->res->message);
+			goto out;
+		}
+		p = &st->pending[st->n_pending++];
+		memset(p, 0, sizeof *p);
+		baton_strlcpy(p->id, id, sizeof p->id);
+		memcpy(p->body, oc->envelope->body.data, oc->envelope->body.len);
+		p->body_len = oc->envelope->body.len;
+		baton_strlcpy(p->key_id, key->key_id, sizeof p->key_id);
+		baton_strlcpy(p->signer, key->name, sizeof p->signer);
+		p->expires_at_ms = b->expires_at_ms;
+		rv = reject(c, BATON_FSM_PENDING, "%s needs a second operator: batonctl approve %s (before it expires)", b->op, id);
+		event(c, "command", "pending", 0, by, "%s %s proposed; waiting for a second operator's approval", b->op, id);
+		goto out;
+	}
+	rv = op_execute(c, op, b, by, oc);
+	event(c, "command", rv == 0 ? "ok" : "rejected", 0, by, "%s %s", b->op, rv == 0 ? "accepted" : c->res->message);
+out:
+	baton__command_body__free_unpacked(b, NULL);
+	return rv;
+}
+
 static int dispatch(struct apply_ctx *c)
 {
 	const Baton__Command *cmd = c->cmd;
@@ -636,9 +862,14 @@ static int dispatch(struct apply_ctx *c)
 	case BATON__COMMAND__BODY_DECISION:
 		return apply_decision(c, cmd->decision);
 	case BATON__COMMAND__BODY_OPERATOR:
-		reject(c, BATON_FSM_INVALID, "operator commands are not accepted by this version");
-		event(c, "command", "rejected", 0, NULL, "%s", c->res->message);
-		return BATON_FSM_INVALID;
+		return apply_operator(c, cmd->operator_);
+	case BATON__COMMAND__BODY_AUDIT: {
+		const Baton__Audit *a = cmd->audit;
+		event(c, "command", a->outcome, 0, a->key_id, "%s refused: %s%s%s%s", a->op ? a->op : "command",
+		      a->reason ? a->reason : "", a->remote && a->remote[0] ? " (from " : "",
+		      a->remote && a->remote[0] ? a->remote : "", a->remote && a->remote[0] ? ")" : "");
+		return BATON_FSM_OK;
+	}
 	default:
 		return reject(c, BATON_FSM_INVALID, "command %s has no body", cmd->cmd_id);
 	}

@@ -34,6 +34,8 @@
 #define BATON_FSM_MAX_MEMBERS 8
 #define BATON_FSM_MAX_AUTO 16
 #define BATON_FSM_MAX_NONCES 4096
+#define BATON_FSM_MAX_PENDING 16
+#define BATON_FSM_PENDING_BODY 2048
 /* The largest entry apply() will decode; larger ones are rejected unread. */
 #define BATON_FSM_MAX_ENTRY (1u << 20)
 /* How many applied command ids are remembered for deduplication. Retries come
@@ -50,6 +52,8 @@ enum baton_fsm_code {
 	BATON_FSM_INVALID = 5,       /* malformed or inconsistent command */
 	BATON_FSM_CONFLICT = 6,      /* cluster config mismatch */
 	BATON_FSM_REPLAY = 7,        /* nonce seen before */
+	BATON_FSM_DENIED = 8,        /* signature, key, authorization, cluster or validity check failed */
+	BATON_FSM_PENDING = 9,       /* accepted; waits for a second operator's approval */
 };
 const char *baton_fsm_code_name(int code);
 
@@ -129,6 +133,16 @@ struct baton_nonce {
 	uint64_t expires_at_ms;
 };
 
+/* A dangerous command waiting for a second operator. */
+struct baton_pending {
+	char id[17];                       /* hex of the nonce's first 8 bytes */
+	uint8_t body[BATON_FSM_PENDING_BODY];
+	size_t body_len;
+	char key_id[17];
+	char signer[64];
+	uint64_t expires_at_ms;
+};
+
 /* Everything the FSM knows, except the history and the dedupe table, which
  * live only in LMDB (they grow). */
 struct baton_fsm_state {
@@ -145,9 +159,12 @@ struct baton_fsm_state {
 	unsigned n_reach;
 	struct baton_nonce nonces[BATON_FSM_MAX_NONCES];
 	unsigned n_nonces;
+	struct baton_pending pending[BATON_FSM_MAX_PENDING];
+	unsigned n_pending;
 };
 
 struct baton_store;
+struct baton_opkeys;
 
 struct baton_fsm {
 	struct baton_fsm_state *st;        /* heap: ~1 MiB */
@@ -158,7 +175,14 @@ struct baton_fsm {
 	 * node to react (e.g. wake the plan executor). Optional. */
 	void (*on_apply)(void *data, const struct baton_fsm_result *res, const Baton__Command *cmd);
 	void *on_apply_data;
+	/* Operator keys from the agreed cluster config (NULL: operator
+	 * commands are denied). Identical on every node, like the config. */
+	const struct baton_opkeys *opkeys;
 };
+
+/* Whether @nonce is in the replay set (the leader checks before proposing). */
+bool baton_fsm_nonce_seen(const struct baton_fsm *f, const uint8_t *nonce, size_t len);
+const struct baton_pending *baton_fsm_pending(const struct baton_fsm *f, const char *id);
 
 /* Open the FSM over @dir/state.mdb (created if missing); @dir NULL = memory
  * only. Loads the persisted state. Returns 0 or a negative errno with errmsg

@@ -226,6 +226,23 @@ Baton__Snapshot *baton_fsm_state_to_pb(const struct baton_fsm_state *st, struct 
 		m->reachable = st->reach[i].reachable;
 		s->reach[i] = m;
 	}
+	s->n_pending = st->n_pending;
+	s->pending = ARR(a, Baton__PendingCommand *, st->n_pending);
+	if (s->pending == NULL)
+		return NULL;
+	for (unsigned i = 0; i < st->n_pending; i++) {
+		Baton__PendingCommand *pc = NEW(a, Baton__PendingCommand, BATON__PENDING_COMMAND__INIT);
+		if (pc == NULL)
+			return NULL;
+		pc->id = (char *)st->pending[i].id;
+		pc->body.data = (uint8_t *)st->pending[i].body;
+		pc->body.len = st->pending[i].body_len;
+		pc->key_id = (char *)st->pending[i].key_id;
+		pc->signer = (char *)st->pending[i].signer;
+		pc->has_expires_at_ms = true;
+		pc->expires_at_ms = st->pending[i].expires_at_ms;
+		s->pending[i] = pc;
+	}
 	s->n_nonces = st->n_nonces;
 	s->nonces = ARR(a, Baton__NonceEntry *, st->n_nonces);
 	if (s->nonces == NULL)
@@ -381,6 +398,25 @@ int baton_fsm_state_from_pb(struct baton_fsm_state *st, const Baton__Snapshot *s
 	for (unsigned i = 0; i < st->n_reach; i++) {
 		st->reach[i].id = snap->reach[i]->id;
 		st->reach[i].reachable = snap->reach[i]->reachable;
+	}
+	if (snap->n_pending > BATON_FSM_MAX_PENDING) {
+		snprintf(errbuf, errlen, "snapshot has too many pending commands");
+		return -EINVAL;
+	}
+	st->n_pending = (unsigned)snap->n_pending;
+	for (unsigned i = 0; i < st->n_pending; i++) {
+		const Baton__PendingCommand *pc = snap->pending[i];
+		if (pc->body.len > BATON_FSM_PENDING_BODY) {
+			snprintf(errbuf, errlen, "snapshot pending command too large");
+			return -EINVAL;
+		}
+		COPY_STR(st->pending[i].id, pc->id, "pending id");
+		COPY_STR(st->pending[i].key_id, pc->key_id, "pending key id");
+		COPY_STR(st->pending[i].signer, pc->signer, "pending signer");
+		if (pc->body.len > 0)
+			memcpy(st->pending[i].body, pc->body.data, pc->body.len);
+		st->pending[i].body_len = pc->body.len;
+		st->pending[i].expires_at_ms = pc->expires_at_ms;
 	}
 	st->n_nonces = (unsigned)snap->n_nonces;
 	for (unsigned i = 0; i < st->n_nonces; i++) {

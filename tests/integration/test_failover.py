@@ -11,7 +11,6 @@
   resumed it has fenced itself.
 - A standby whose reporters report replication lag over the limit is skipped.
 """
-import http.server
 import os
 import signal
 import sys
@@ -23,6 +22,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from baton_cluster import Cluster, free_port_block, wait_for  # noqa: E402
+from services import Service  # noqa: E402
 import pbmini  # noqa: E402
 
 FAST = """  detection:
@@ -36,39 +36,6 @@ FAST = """  detection:
   failover:
     failover_after_ms: 500
     cooldown_ms: 60000"""
-
-
-class Service:
-    """An HTTP health endpoint per region: 200 unless told to fail, for
-    everyone or only for some observers (by the X-Baton-Observer header)."""
-
-    def __init__(self, port):
-        self.port = port
-        self.fail = False
-        self.fail_for = set()
-        svc = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                obs = self.headers.get("X-Baton-Observer", "")
-                code = 500 if svc.fail or obs in svc.fail_for else 200
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self):
-        return "http://127.0.0.1:%d/health" % self.port
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class FailoverTest(unittest.TestCase):

@@ -996,8 +996,9 @@ static void decision_is_recorded_in_history(void **state)
 	assert_string_equal(ev->text, "only 1 observer sees a down (rule: min-observers)");
 }
 
-/* Operator commands are not accepted by this version: rejected and recorded. */
-static void operator_command_is_rejected_in_this_version(void **state)
+/* Without operator keys (cluster.operators) every operator command is
+ * denied, and the refusal is recorded. */
+static void operator_command_without_operator_keys_is_denied(void **state)
 {
 	struct fixture *f = *state;
 	struct baton_fsm_state *before;
@@ -1005,7 +1006,7 @@ static void operator_command_is_rejected_in_this_version(void **state)
 	bootstrap(f);
 	before = save_state(f);
 
-	assert_int_equal(feed_operator(f), BATON_FSM_INVALID);
+	assert_int_equal(feed_operator(f), BATON_FSM_DENIED);
 
 	assert_state_unchanged(f, before);
 	assert_string_equal(last_event(f)->kind, "command");
@@ -1068,7 +1069,7 @@ int main(void)
 		LMDB(region_health_is_stored_and_only_changes_are_history),
 		MEM(region_health_of_an_unknown_region_is_unknown),
 		LMDB(decision_is_recorded_in_history),
-		LMDB(operator_command_is_rejected_in_this_version),
+		LMDB(operator_command_without_operator_keys_is_denied),
 	};
 
 	return cmocka_run_group_tests_name("fsm", tests, NULL, NULL);
