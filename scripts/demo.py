@@ -1,6 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""The README demo (see scripts/demo.sh)."""
+"""The README demo (see scripts/demo.sh): a real failover on one machine.
+
+Three region coordinators and a witness on loopback; a real PostgreSQL 15
+primary (eu-west) with two streaming replicas (us-east, ap-south); a real
+PowerDNS serving app.svc.example. The active region is then stopped (its
+coordinator and its database frozen with SIGSTOP, which looks like a region
+that TCP still reaches but nothing answers), and baton fails over: fence the
+old primary (unreachable: covered by the lease wait), promote us-east, flip
+DNS, scale up, every step committed with its duration. The stopped region,
+resumed, finds its lease gone and fences its own database.
+"""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -8,9 +19,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from baton_cluster import Cluster, build_dir, wait_for  # noqa: E402
+from pdns import PowerDNS  # noqa: E402
+from pgcluster import PgCluster  # noqa: E402
 
 keep = "--keep" in sys.argv
-work = os.path.join(ROOT, "demo", "work")
+work = os.path.join(ROOT, "demo", "work", "run-%d" % os.getpid())
+REGIONS = (("eu-west", 100), ("us-east", 90), ("ap-south", 80))
+ADDR = {"eu-west": "127.0.0.11", "us-east": "127.0.0.12", "ap-south": "127.0.0.13"}
 
 
 def say(msg):
@@ -18,51 +33,138 @@ def say(msg):
 
 
 def batonctl(c, *args):
-    exe = os.path.join(build_dir(), "cli", "batonctl")
     endpoints = ",".join(n.api for n in c.nodes)
-    if os.path.exists(exe):
-        subprocess.run([exe, "--cluster", endpoints] + list(args), check=False)
-    else:
-        st = c.leader().status()
-        print(st)
+    subprocess.run([os.path.join(build_dir(), "cli", "batonctl"), "--cluster", endpoints] + list(args), check=False)
+
+
+def config(pg, dns, c):
+    lines = ["  detection:", "    probe_interval_ms: 250", "    probe_timeout_ms: 200", "    down_after_ms: 1000",
+             "    up_after_ms: 1000", "  lease:", "    ttl_ms: 2000", "    margin_ms: 500", "  failover:",
+             "    failover_after_ms: 500", "  plan:"]
+    dnsp = ("{api: \"%s\", api_key: \"%s\", zone: \"svc.example.\", name: \"app.svc.example.\", type: A, "
+            "content: \"{to.a}\", ttl: \"5\"}" % (dns.api_url, dns.api_key))
+    lines += [
+        "    - {name: fence-old-primary, driver: postgres, params: {op: fence, conninfo: \"{from.pg}\"},"
+        " continue_if_unreachable: true, max_attempts: 1, attempt_timeout_ms: 1500, timeout_ms: 2000}",
+        "    - {name: promote-replica, driver: postgres, after: fence-old-primary,"
+        " params: {op: promote, conninfo: \"{to.pg}\"}, attempt_timeout_ms: 20000, timeout_ms: 30000}",
+        "    - {name: flip-dns, driver: powerdns, after: promote-replica, params: %s}" % dnsp,
+        "    - {name: scale-up, driver: exec, params: {command: /bin/echo, arg_1: \"scaling up {to} at epoch {epoch}\","
+        " idempotent: \"true\"}}",
+    ]
+    return "\n".join(lines)
+
+
+def region_extra(pg, c):
+    """Per-region vars, probes and self-fence steps."""
+    out = {}
+    for i, (r, _) in enumerate(REGIONS):
+        conn = "host=127.0.0.1 port=%d user=baton dbname=postgres connect_timeout=2" % pg.ports[i]
+        out[r] = (conn, ADDR[r])
+    return out
 
 
 def main():
     os.makedirs(work, exist_ok=True)
-    c = Cluster(os.path.join(work, "cluster-%d" % os.getpid()))
+    say("Starting PostgreSQL 15: a primary (eu-west) and two streaming replicas (us-east, ap-south)")
+    pg = PgCluster(os.path.join(work, "pg"))
+    pg.start()
+    pg.wait_ready()
+    for i, (r, _) in enumerate(REGIONS):
+        print("  %-9s port %d  %s" % (r, pg.ports[i], pg.role(pg.ports[i])))
+    pg.psql(pg.ports[0], "CREATE TABLE orders (id serial PRIMARY KEY, note text); "
+                          "INSERT INTO orders (note) VALUES ('written in eu-west before the failover')")
+
+    say("Starting PowerDNS with zone svc.example.; app.svc.example. -> eu-west")
+    dns = PowerDNS(os.path.join(work, "pdns"))
+    dns.start()
+    dns.create_zone("svc.example.")
+    dns.replace("svc.example.", "app.svc.example.", "A", [ADDR["eu-west"]])
+    print("  dig app.svc.example A @127.0.0.1 -p %d -> %s" % (dns.dns_port, dns.dig("app.svc.example.", "A")))
+
+    c = Cluster(os.path.join(work, "baton"), regions=REGIONS, keys=True)
+    vals = region_extra(pg, c)
+    c.region_probes = {r: ["{type: http, url: \"%s/v1/status\"}" % c.node(r).api] for r, _ in REGIONS}
+    extra = config(pg, dns, c)
+    c.extra_cluster = extra
+    # vars and self-fence go under each region entry
+    orig = c.cluster_yaml
+
+    def cluster_yaml(**kw):
+        y = orig(**kw)
+        for r, _ in REGIONS:
+            conn, a = vals[r]
+            y = y.replace("    - name: %s\n" % r,
+                          "    - name: %s\n      vars: {pg: \"%s\", a: \"%s\"}\n"
+                          "      self_fence:\n        - {name: fence-own-db, driver: postgres,"
+                          " params: {op: fence, conninfo: \"{self.pg}\"}, max_attempts: 2}\n" % (r, conn, a), 1)
+        return y
+    c.cluster_yaml = cluster_yaml
     c.write_configs()
-    say("Starting 3 region coordinators (eu-west, us-east, ap-south) and a witness on 127.0.0.1")
+    say("Starting baton: 3 region coordinators and a witness on 127.0.0.1")
     for n in c.nodes:
-        print("  %-9s %-13s raft 127.0.0.1:%d  api %s  data %s" % (
-            n.name, "baton-witness" if n.witness else "batond", n.raft_port, n.api, n.data_dir))
+        print("  %-9s %-13s raft 127.0.0.1:%d  api %s" % (n.name, "baton-witness" if n.witness else "batond",
+                                                          n.raft_port, n.api))
     c.start()
-    leader = c.wait_leader(timeout=20)
-    wait_for(lambda: c.active_region(leader) == "eu-west", 10, "the initial activation")
-    wait_for(lambda: leader.status()["fault_tolerance"]["losses_survivable"] == 1, 10, "every member heard")
-    say("Cluster status")
+    c.wait_leader(timeout=30)
+    wait_for(lambda: c.node("eu-west").get("/v1/active")[0] == 200, 20, "eu-west to hold its lease")
+    wait_for(lambda: (c.leader().status() or {}).get("fault_tolerance", {}).get("losses_survivable") == 1, 20,
+             "every member heard")
     batonctl(c, "status")
 
-    say("kill -9 the leader (%s)" % leader.name)
+    say("Stopping the active region: SIGSTOP its coordinator and its PostgreSQL primary")
     t0 = time.monotonic()
-    leader.kill()
-    new = c.wait_leader(timeout=20, exclude=(leader,))
-    print("  new leader %s ready after %.0f ms; the decision survives:" % (new.name, (time.monotonic() - t0) * 1000))
-    c.wait_agreement(timeout=10)
-    batonctl(c, "status")
+    c.node("eu-west").signal(signal.SIGSTOP)
+    pg.freeze(0)
 
-    say("Restart %s: it rejoins and catches up" % leader.name)
-    leader.start()
-    c.wait_agreement(timeout=20)
+    def done():
+        l = c.leader()
+        g = c.group(l.status()) if l else None
+        t = g and g.get("transition")
+        return g if g and g["active_region"] == "us-east" and t and t["state"] in ("done", "failed") else None
+    g = wait_for(done, 60, "the failover to finish")
+    rto = time.monotonic() - t0
+    t = g["transition"]
+    print("  transition %s: %s -> %s, epoch %d, %s in %.1f s from the stop" % (
+        t["id"][:8], t["from"], t["to"], g["epoch"], t["state"], rto))
+    for s in t["steps"]:
+        print("    %-18s %-9s %-6s %5d ms  %s" % (s["name"], s["driver"], s["state"], s["duration_ms"], s["error"]))
+
+    say("Result")
+    pg.psql(pg.ports[1], "INSERT INTO orders (note) VALUES ('written in us-east after the failover')")
+    rows = pg.psql(pg.ports[1], "SELECT id, note FROM orders ORDER BY id")
+    print("  us-east is now %s and accepts writes:\n    %s" % (pg.role(pg.ports[1]), rows.strip().replace("\n", "\n    ")))
+    print("  dig app.svc.example A -> %s" % dns.dig("app.svc.example.", "A"))
+    print("  dig _baton-epoch.app.svc.example TXT -> %s" % dns.dig("_baton-epoch.app.svc.example.", "TXT"))
     batonctl(c, "history")
 
+    say("Resuming the old region: it finds its lease gone and fences its own database")
+    pg.thaw(0)
+    c.node("eu-west").signal(signal.SIGCONT)
+    eu = c.node("eu-west")
+    wait_for(lambda: eu.get("/v1/active")[0] == 503, 20, "eu-west to stop answering active")
+    wait_for(lambda: "self-fence step done" in eu.log() or "self-fence step FAILED" in eu.log(), 30,
+             "eu-west's self-fence steps")
+    print("  eu-west /v1/active -> 503; its log:")
+    for line in eu.log().splitlines():
+        if "self-fenc" in line:
+            print("    " + line[:200])
+    try:
+        pg.psql(pg.ports[0], "INSERT INTO orders (note) VALUES ('must not be accepted')")
+        print("  !! the old primary accepted a write")
+    except Exception as e:  # noqa: BLE001
+        print("  old primary refuses writes: %s" % str(e).strip().splitlines()[-1][:120])
+
     if keep:
-        say("Cluster left running; stop it with: kill %s" % " ".join(str(n.proc.pid) for n in c.nodes))
+        say("Left running; work dir %s" % work)
         c.started = []
         return
-    say("Stopping (SIGTERM: the leader hands over first)")
+    say("Stopping everything")
     for n in c.nodes:
         n.stop()
     c.destroy()
+    dns.stop()
+    pg.stop()
 
 
 if __name__ == "__main__":
