@@ -142,6 +142,8 @@ static void exec_conclude(struct exec_attempt *a)
 	char out[EXEC_CAPTURE + 1], err[200];
 	uint64_t ms = uv_now(op->loop) - a->spawned_at;
 
+	if (a->reported || op->finishing)
+		return;
 	a->reported = true;
 	exec_text(out, sizeof(out), &a->out);
 	action_excerpt(err, sizeof(err), a->err.buf, a->err.len);

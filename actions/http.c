@@ -204,7 +204,11 @@ static void http_add(struct http_attempt *a, int *n, const char *name, const cha
 	char *dst = a->hdr[*n];
 	size_t len;
 
-	(void)snprintf(dst, sizeof(a->hdr[*n]), "%s: %s", name, value);
+	/* "Name;" is curl's way to send an empty header ("Name:" would remove it) */
+	if (value[0] == '\0')
+		(void)snprintf(dst, sizeof(a->hdr[*n]), "%s;", name);
+	else
+		(void)snprintf(dst, sizeof(a->hdr[*n]), "%s: %s", name, value);
 	/* ctx strings are ours, but a line break would be a header injection */
 	for (len = 0; dst[len] != '\0'; len++)
 		if (dst[len] == '\r' || dst[len] == '\n')

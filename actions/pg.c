@@ -102,6 +102,7 @@ struct pg_attempt {
 	char sql[4][PG_SQL_LEN];
 	const char *stmts[8];
 	char terminated[24];
+	char phase[160];        /* op.phase while confirming: what the last try saw */
 };
 
 /* --- parameters -------------------------------------------------------------------------- */
@@ -547,7 +548,12 @@ static void pg_fence_confirm_cb(struct baton_action_op *op, const struct baton_p
 		pg_fail(a, "confirming the fence (expected SQLSTATE 25006)", r);
 		return;
 	}
-	pg_backoff(a, pg_fence_confirm); /* the write went through: reload not applied yet */
+	/* the write went through: reload not applied yet */
+	(void)snprintf(a->phase, sizeof(a->phase),
+		       "confirming the fence: a new session could still write after %u tries",
+		       a->tries);
+	op->phase = a->phase;
+	pg_backoff(a, pg_fence_confirm);
 }
 
 static void pg_fence_confirm(struct baton_action_op *op)
@@ -555,7 +561,8 @@ static void pg_fence_confirm(struct baton_action_op *op)
 	struct pg_attempt *a = (struct pg_attempt *)op;
 
 	a->tries++;
-	op->phase = "confirming that a new session cannot write";
+	if (a->tries == 1)
+		op->phase = "confirming that a new session cannot write";
 	if (a->probe.in_recovery) {
 		action_pg_query(op, a->keys, a->values,
 				"SELECT current_setting('default_transaction_read_only')", NULL, 0,
@@ -624,7 +631,14 @@ static void pg_promote_confirm_cb(struct baton_action_op *op, const struct baton
 		return;
 	}
 	if (r->sqlstate != NULL && strcmp(r->sqlstate, "25006") == 0) {
-		pg_backoff(a, pg_promote_confirm); /* reload not applied yet */
+		/* reload not applied yet, or read-only set elsewhere (ALTER DATABASE/ROLE,
+		 * postgresql.conf): retried until the deadline */
+		(void)snprintf(a->phase, sizeof(a->phase),
+			       "confirming that a new session can write: still 25006 after %u "
+			       "tries",
+			       a->tries);
+		op->phase = a->phase;
+		pg_backoff(a, pg_promote_confirm);
 		return;
 	}
 	pg_fail(a, "confirming that it accepts writes", r);
@@ -635,7 +649,8 @@ static void pg_promote_confirm(struct baton_action_op *op)
 	struct pg_attempt *a = (struct pg_attempt *)op;
 
 	a->tries++;
-	op->phase = "confirming that a new session can write";
+	if (a->tries == 1)
+		op->phase = "confirming that a new session can write";
 	(void)snprintf(a->sql[3], PG_SQL_LEN, "UPDATE %s SET epoch = epoch WHERE false", a->table);
 	action_pg_query(op, a->keys, a->values, a->sql[3], NULL, 0, pg_promote_confirm_cb);
 }

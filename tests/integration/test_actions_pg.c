@@ -82,14 +82,14 @@ static void done_cb(void *data, const struct baton_action_result *r)
 
 /* One attempt of the postgres driver on 127.0.0.1:@port; runs the loop until the
  * callback (the driver's own deadline bounds it). */
-static void run_pg(struct fixture *f, const char *port, const char *op, uint64_t epoch,
-		   const char *to, bool drill)
+static void run_pg_within(struct fixture *f, const char *port, const char *op, uint64_t epoch,
+			  const char *to, bool drill, unsigned timeout_ms)
 {
 	const struct baton_action_driver *d = baton_action_driver("postgres");
 	struct baton_action_params p = {0};
 	struct baton_action_ctx ctx = {.epoch = epoch, .group = "main", .from = "us-west",
 				       .to = to, .step = "db", .transition = "t-1", .drill = drill,
-				       .attempt = 1, .timeout_ms = 20000};
+				       .attempt = 1, .timeout_ms = timeout_ms};
 	struct baton_action_env env = {.loop = &f->loop};
 	struct baton_action_op *handle = NULL;
 
@@ -116,6 +116,12 @@ static void run_pg(struct fixture *f, const char *port, const char *op, uint64_t
 	print_message("  %s %s epoch %llu%s: status %d %s%s\n", op, port,
 		      (unsigned long long)epoch, drill ? " (drill)" : "", f->res.status,
 		      f->res.output, f->res.error);
+}
+
+static void run_pg(struct fixture *f, const char *port, const char *op, uint64_t epoch,
+		   const char *to, bool drill)
+{
+	run_pg_within(f, port, op, epoch, to, drill, 20000);
 }
 
 static void assert_contains(const char *hay, const char *needle)
@@ -427,6 +433,35 @@ static void promote_at_a_newer_epoch_lifts_an_earlier_fence(void **state)
 	assert_string_equal(v, "8 us-west");
 }
 
+/* A server that stays read-only after the reset (here: a per-database setting that
+ * ALTER SYSTEM cannot override) is retried until the deadline, then reported. */
+static void promote_reports_a_server_that_stays_read_only(void **state)
+{
+	struct fixture *f = *state;
+	PGconn *c;
+	uint64_t t0;
+
+	need_server(f);
+	c = connect_to(f->primary);
+	assert_string_equal(exec_on(c, "ALTER DATABASE postgres SET default_transaction_read_only = on",
+				    NULL, 0),
+			    "");
+	PQfinish(c);
+	t0 = uv_hrtime() / 1000000;
+	run_pg_within(f, f->primary, "promote", 8, "us-west", false, 1500);
+	assert_int_equal(f->res.status, -ETIMEDOUT);
+	assert_true(f->res.retryable);
+	assert_contains(f->res.error, "no result within 1500 ms (while confirming that a new "
+				      "session can write: still 25006 after");
+	assert_true(uv_hrtime() / 1000000 - t0 < 3000);
+	c = connect_to(f->primary);
+	assert_string_equal(exec_on(c, "SET default_transaction_read_only = off", NULL, 0), "");
+	assert_string_equal(exec_on(c, "ALTER DATABASE postgres RESET default_transaction_read_only",
+				    NULL, 0),
+			    "");
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +477,7 @@ int main(void)
 		cmocka_unit_test(lower_epoch_is_refused_on_both_servers),
 		cmocka_unit_test(drill_leaves_the_epoch_table_and_settings_alone),
 		cmocka_unit_test(promote_at_a_newer_epoch_lifts_an_earlier_fence),
+		cmocka_unit_test(promote_reports_a_server_that_stays_read_only),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

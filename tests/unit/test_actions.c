@@ -718,6 +718,20 @@ static void http_drill_says_so_in_a_header(void **state)
 	assert_string_equal(seen_header(f, "X-Baton-Drill"), "true");
 }
 
+/* The first activation has no region to take the baton from: the header is still sent. */
+static void http_empty_from_is_sent_as_an_empty_header(void **state)
+{
+	struct fixture *f = *state;
+
+	start_client(f);
+	f->ctx.from = "";
+	webhook(f, start_server(f), NULL, NULL);
+	finish(f, 5000);
+	assert_int_equal(f->res.status, 0);
+	assert_non_null(seen_header(f, "X-Baton-From"));
+	assert_string_equal(seen_header(f, "X-Baton-From"), "");
+}
+
 static void http_409_means_the_target_holds_a_newer_epoch(void **state)
 {
 	struct fixture *f = *state;
@@ -864,6 +878,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(http_posts_the_body_with_baton_headers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(http_drill_says_so_in_a_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(http_empty_from_is_sent_as_an_empty_header, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(http_409_means_the_target_holds_a_newer_epoch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(http_5xx_is_retryable_and_quoted, setup, teardown),
