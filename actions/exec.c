@@ -65,7 +65,8 @@ struct exec_attempt {
 	bool reported; /* output written */
 	uint64_t spawned_at;
 	char *argv[EXEC_MAX_ARGS + 2];
-	char env_buf[9][BATON_ACTION_VALUE_LEN + 32];
+	char env_buf[8][BATON_ACTION_VALUE_LEN + 32];
+	char path_buf[4096];    /* PATH is often longer than a parameter (pyenv, snaps, ...) */
 	char *envp[10];
 };
 
@@ -354,8 +355,11 @@ static void exec_plan_timeouts(struct exec_attempt *a, uint64_t cmd_timeout)
 
 static void exec_set_env(struct exec_attempt *a, int i, const char *name, const char *value)
 {
-	(void)snprintf(a->env_buf[i], sizeof(a->env_buf[i]), "%s=%s", name, value);
-	a->envp[i] = a->env_buf[i];
+	char *buf = i < 8 ? a->env_buf[i] : a->path_buf;
+	size_t len = i < 8 ? sizeof(a->env_buf[i]) : sizeof(a->path_buf);
+
+	(void)snprintf(buf, len, "%s=%s", name, value);
+	a->envp[i] = buf;
 }
 
 static int exec_start(const struct baton_action_env *env, const struct baton_action_params *p,

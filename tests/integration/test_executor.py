@@ -25,11 +25,11 @@ from services import Service  # noqa: E402
 SCRIPT = r"""#!/bin/sh
 # step.sh NAME: logs start/end, then behaves as the control files say.
 name=$1; ctl=%(ctl)s; log=%(log)s
-now() { /bin/date +%%s%%N; }
+now() { date +%%s%%N; }  # PATH lookups on purpose: the exec driver must pass PATH whole
 echo "start $name epoch=$BATON_EPOCH attempt=$BATON_ATTEMPT from=$BATON_FROM to=$BATON_TO t=$(now)" >> $log
-if [ -f $ctl/$name.sleep ]; then /bin/sleep $(/bin/cat $ctl/$name.sleep); fi
+if [ -f $ctl/$name.sleep ]; then sleep $(cat $ctl/$name.sleep); fi
 if [ -f $ctl/$name.fail ]; then
-  n=$(/bin/cat $ctl/$name.fail)
+  n=$(cat $ctl/$name.fail)
   if [ "$n" -gt 0 ]; then echo $((n - 1)) > $ctl/$name.fail; echo "$name: transient trouble" >&2; exit 75; fi
 fi
 if [ -f $ctl/$name.fatal ]; then echo "$name: broken for good" >&2; exit 1; fi
