@@ -49,12 +49,7 @@ static void audit(struct baton_node *n, const char *key_id, const char *op, cons
 	}
 	if (n->audits_in_window++ >= AUDITS_PER_SECOND)
 		return;
-	baton__command__init(&cmd);
-	baton_random_id(id);
-	cmd.cmd_id = id;
-	cmd.has_proposed_at_ms = true;
-	cmd.proposed_at_ms = baton_wall_ms();
-	cmd.group = "";
+	baton_node_cmd_init(n, &cmd, id, "");
 	a.outcome = "rejected";
 	a.key_id = (char *)key_id;
 	a.op = (char *)op;

@@ -24,18 +24,6 @@
 #include "peer.h"
 #include "util.h"
 
-static void cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATON_ID_LEN], const char *group)
-{
-	baton__command__init(cmd);
-	baton_random_id(id);
-	cmd->cmd_id = id;
-	cmd->has_proposed_at_ms = true;
-	cmd->proposed_at_ms = baton_wall_ms();
-	cmd->has_proposer = true;
-	cmd->proposer = n->cfg.node.id;
-	cmd->group = (char *)group;
-}
-
 static const struct baton_group_state *group_state(struct baton_node *n, unsigned g)
 {
 	return baton_fsm_group(&n->fsm, n->cfg.cluster.groups[g].name);
@@ -400,7 +388,7 @@ static void record_decision(struct baton_node *n, unsigned g, const struct baton
 		return;
 	}
 	snprintf(cg->last_decision, sizeof cg->last_decision, "%s", key);
-	cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
+	baton_node_cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
 	body.outcome = (char *)baton_decision_name(d->decision);
 	body.rule = (char *)d->rule;
 	body.text = (char *)d->text;
@@ -420,7 +408,7 @@ static void start_failover(struct baton_node *n, unsigned g, const struct baton_
 	Baton__StepSpec specs[BATON_FSM_MAX_STEPS], *specp[BATON_FSM_MAX_STEPS];
 	char id[BATON_ID_LEN];
 
-	cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
+	baton_node_cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
 	tb.kind = BATON__TRANSITION_KIND__TRANSITION_FAILOVER;
 	tb.from = (char *)gs->active;
 	tb.to = (char *)d->target;
@@ -442,7 +430,7 @@ static void freeze(struct baton_node *n, unsigned g, const struct baton_decide_o
 	Baton__Freeze fr = BATON__FREEZE__INIT;
 	char id[BATON_ID_LEN];
 
-	cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
+	baton_node_cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
 	fr.frozen = true;
 	fr.by = "auto";
 	fr.reason = (char *)d->text;
@@ -610,7 +598,7 @@ static void handle_commit(struct baton_node *n, const Baton__PeerRequest *req, s
 	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++) {
 		Baton__Command cmd;
 		char id[BATON_ID_LEN];
-		cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
+		baton_node_cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
 		if (req->body_case == BATON__PEER_REQUEST__BODY_OBSERVATION) {
 			cmd.body_case = BATON__COMMAND__BODY_OBSERVATION;
 			cmd.observation = req->observation;

@@ -148,18 +148,6 @@ overflow:
 	return false;
 }
 
-static void cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATON_ID_LEN], const char *group)
-{
-	baton__command__init(cmd);
-	baton_random_id(id);
-	cmd->cmd_id = id;
-	cmd->has_proposed_at_ms = true;
-	cmd->proposed_at_ms = baton_wall_ms();
-	cmd->has_proposer = true;
-	cmd->proposer = n->cfg.node.id;
-	cmd->group = (char *)group;
-}
-
 static struct exec_step *find(struct baton_node *n, const char *group, const char *transition, const char *name)
 {
 	for (struct exec_step *s = n->exec_steps; s != NULL; s = s->next)
@@ -224,7 +212,7 @@ static int commit_step(struct exec_step *s, int state, const char *error, const 
 		return -ENOMEM;
 	c->s = next != NULL ? s : NULL; /* without a continuation the step may be gone */
 	c->next = next;
-	cmd_init(s->n, &cmd, id, s->group);
+	baton_node_cmd_init(s->n, &cmd, id, s->group);
 	su.transition_id = s->transition;
 	su.step = s->name;
 	su.state = state;
@@ -251,7 +239,7 @@ static void end_transition(struct baton_node *n, const char *group, const char *
 	Baton__TransitionEnd te = BATON__TRANSITION_END__INIT;
 	char id[BATON_ID_LEN];
 
-	cmd_init(n, &cmd, id, group);
+	baton_node_cmd_init(n, &cmd, id, group);
 	te.transition_id = (char *)transition;
 	te.state = state;
 	te.reason = (char *)reason;

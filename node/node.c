@@ -103,7 +103,9 @@ static void on_apply(void *data, const struct baton_fsm_result *res, const Baton
 
 /* ----------------------------------------------------------- leader duties */
 
-static void new_cmd(Baton__Command *cmd, char id[BATON_ID_LEN], struct baton_node *n, const char *group)
+/* A new command proposed by this node: fresh cmd_id, wall time (display and
+ * nonce expiry only), proposer id. */
+void baton_node_cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATON_ID_LEN], const char *group)
 {
 	baton__command__init(cmd);
 	baton_random_id(id);
@@ -144,7 +146,7 @@ static void propose_config(struct baton_node *n)
 	char id[BATON_ID_LEN];
 	int rv;
 
-	new_cmd(&cmd, id, n, NULL);
+	baton_node_cmd_init(n, &cmd, id, NULL);
 	body.generation = cc->generation;
 	body.hash = n->cluster_hash;
 	for (unsigned i = 0; i < cc->n_regions; i++) {
@@ -190,7 +192,7 @@ static void propose_initial_activation(struct baton_node *n)
 
 		if (g == NULL || g->epoch != 0 || g->active[0] != '\0' || gc->initial_active[0] == '\0')
 			continue;
-		new_cmd(&cmd, id, n, gc->name);
+		baton_node_cmd_init(n, &cmd, id, gc->name);
 		act.region = (char *)gc->initial_active;
 		act.expect_epoch = 0;
 		act.reason = "initial activation from the cluster config";
@@ -240,7 +242,7 @@ static void propose_reachability(struct baton_node *n)
 	}
 	if (!changed)
 		return;
-	new_cmd(&cmd, id, n, NULL);
+	baton_node_cmd_init(n, &cmd, id, NULL);
 	body.n_members = st.n;
 	body.members = mrp;
 	body.has_term = true;

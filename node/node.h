@@ -21,6 +21,7 @@
 #include "http_server.h"
 #include "member.h"
 #include "opcmd.h"
+#include "util.h"
 
 #define BATON_EXIT_CONFIG 78 /* EX_CONFIG: bad or mismatched configuration */
 
@@ -72,6 +73,9 @@ struct baton_node {
 	uv_timer_t lag_timer;
 	uint64_t lag_expected_ms, lag_max_ms, lag_last_ms;
 };
+
+/* Initialise @cmd for proposing: a fresh cmd_id in @id, proposer and time. */
+void baton_node_cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATON_ID_LEN], const char *group);
 
 /* Parse argv, run until stopped, return the process exit code. */
 int baton_node_main(int argc, char **argv, bool witness);

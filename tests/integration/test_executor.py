@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from baton_cluster import Cluster, free_port_block, http_json, wait_for  # noqa: E402
+from baton_cluster import FAST_DETECTION, Cluster, free_port_block, http_json, wait_for  # noqa: E402
 from services import Service  # noqa: E402
 
 SCRIPT = r"""#!/bin/sh
@@ -37,17 +37,7 @@ echo "end $name t=$(now)" >> $log
 echo "$name ok"
 """
 
-DETECTION = """  detection:
-    probe_interval_ms: 200
-    probe_timeout_ms: 150
-    down_after_ms: 600
-    up_after_ms: 600
-  lease:
-    ttl_ms: 1500
-    margin_ms: 300
-  failover:
-    failover_after_ms: 500
-"""
+DETECTION = FAST_DETECTION
 
 
 def step(name, after="", idempotent=True, attempts=3, attempt_timeout=5000, timeout=30000, backoff=100):

@@ -21,21 +21,11 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from baton_cluster import Cluster, free_port_block, wait_for  # noqa: E402
+from baton_cluster import FAST_DETECTION, Cluster, free_port_block, wait_for  # noqa: E402
 from services import Service  # noqa: E402
 import pbmini  # noqa: E402
 
-FAST = """  detection:
-    probe_interval_ms: 200
-    probe_timeout_ms: 150
-    down_after_ms: 600
-    up_after_ms: 600
-  lease:
-    ttl_ms: 1500
-    margin_ms: 300
-  failover:
-    failover_after_ms: 500
-    cooldown_ms: 60000"""
+FAST = FAST_DETECTION + "    cooldown_ms: 60000"
 
 
 class FailoverTest(unittest.TestCase):

@@ -79,6 +79,20 @@ def http_json(url, timeout=1.0):
         return None, None
 
 
+# Detection and lease settings for tests: a failover in a few seconds.
+FAST_DETECTION = """  detection:
+    probe_interval_ms: 200
+    probe_timeout_ms: 150
+    down_after_ms: 600
+    up_after_ms: 600
+  lease:
+    ttl_ms: 1500
+    margin_ms: 300
+  failover:
+    failover_after_ms: 500
+"""
+
+
 class Node:
     def __init__(self, cluster, nid, name, region, witness):
         self.cluster = cluster
