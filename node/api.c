@@ -142,15 +142,21 @@ static json_t *regions_json(struct baton_node *n, unsigned gi)
 			health = json_pack("{s:b,s:b,s:I,s:I,s:s}", "critical", r->critical, "reporters_ok", r->reporters_ok,
 					   "lag_bytes", (json_int_t)r->lag_bytes, "lag_ms", (json_int_t)r->lag_ms, "detail",
 					   r->health_detail);
+		json_t *rejoin = json_null();
+		if (r->rejoin_phase != 0) {
+			static const char *const phases[] = {"none", "requested", "running", "done", "failed"};
+			rejoin = json_pack("{s:s,s:I,s:s,s:s}", "phase", r->rejoin_phase >= 0 && r->rejoin_phase < 5 ? phases[r->rejoin_phase] : "?",
+					   "epoch", (json_int_t)r->rejoin_epoch, "detail", r->rejoin_detail, "by", r->rejoin_by);
+		}
 		if (mine != NULL && mine->cfg->n_probes > 0)
 			probe = json_pack("{s:b,s:b,s:b,s:s,s:I,s:I}", "known", mine->known, "down", mine->down, "last_ok",
 					  mine->last_ok, "detail", mine->last_ok ? "" : mine->detail, "rounds_ok",
 					  (json_int_t)mine->rounds_ok, "rounds_failed", (json_int_t)mine->rounds_failed);
-		json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:b,s:i,s:o,s:o,s:o,s:b,s:s,s:s}", "name", r->name,
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:b,s:i,s:o,s:o,s:o,s:b,s:s,s:s,s:o}", "name", r->name,
 						     "priority", (int)r->priority, "active", strcmp(r->name, g->active) == 0,
 						     "objectively_down", dr[j].down, "down_votes", (int)dr[j].down_votes,
 						     "observations", obs, "health", health, "probe_from_here", probe,
-						     "ready", ready, "blocked_by", rule, "readiness", why));
+						     "ready", ready, "blocked_by", rule, "readiness", why, "rejoin", rejoin));
 	}
 	return arr;
 }

@@ -123,6 +123,9 @@ static const struct baton_config_key cfg_keys[] = {
 	LIST("cluster.regions[].self_fence", baton_region_config, self_fence, n_self_fence, 0, BATON_MAX_FENCE_STEPS, OPTIONAL,
 	     "Steps the region's own coordinator runs, in order, when it loses its lease (even when it reaches no one)."),
 	STEP_KEYS("cluster.regions[].self_fence"),
+	LIST("cluster.regions[].rejoin", baton_region_config, rejoin, n_rejoin, 0, BATON_MAX_FENCE_STEPS, OPTIONAL,
+	     "Steps the region's own coordinator runs, in order, when an operator asks it to rejoin as a replica of the active region (batonctl reverse); {from.*} is this region, {to.*} the active one."),
+	STEP_KEYS("cluster.regions[].rejoin"),
 	LIST("cluster.groups", baton_config, cluster.groups, cluster.n_groups, 1, BATON_MAX_GROUPS, OPTIONAL,
 	     "Failover groups, each with its own active region. Without this key: one group named default whose initial_active is the first region."),
 	KEY("cluster.groups[].name", NAME, baton_group_config, name, NULL, 1, NAME_MAX_LEN, REQUIRED,
@@ -795,6 +798,10 @@ static int cfg_check_plans(struct cfg_ctx *x, const struct baton_cluster_config 
 	for (unsigned r = 0; rv == 0 && r < c->n_regions; r++) {
 		snprintf(list, sizeof list, "cluster.regions[%u].self_fence", r);
 		rv = cfg_check_steps(x, c, c->regions[r].self_fence, c->regions[r].n_self_fence, list, true);
+		if (rv == 0) {
+			snprintf(list, sizeof list, "cluster.regions[%u].rejoin", r);
+			rv = cfg_check_steps(x, c, c->regions[r].rejoin, c->regions[r].n_rejoin, list, false);
+		}
 	}
 	return rv;
 }

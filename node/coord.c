@@ -627,6 +627,26 @@ void baton_coord_handle_peer(struct baton_node *n, const Baton__PeerRequest *req
 	case BATON__PEER_REQUEST__BODY_HEALTH:
 		handle_commit(n, req, reply);
 		break;
+	case BATON__PEER_REQUEST__BODY_REJOIN: {
+		int g = group_index(n, req->group);
+		struct commit_ctx *c = calloc(1, sizeof *c);
+		Baton__Command cmd;
+		char id[BATON_ID_LEN];
+		if (c == NULL || g < 0) {
+			free(c);
+			reply_now(reply, false, g < 0 ? "unknown group" : "out of memory");
+			break;
+		}
+		c->reply = reply;
+		baton_node_cmd_init(n, &cmd, id, n->cfg.cluster.groups[g].name);
+		cmd.body_case = BATON__COMMAND__BODY_REJOIN_RESULT;
+		cmd.rejoin_result = req->rejoin;
+		if (baton_member_propose(&n->member, &cmd, commit_reply_cb, c) != 0) {
+			free(c);
+			reply_now(reply, false, "not the leader");
+		}
+		break;
+	}
 	default:
 		reply_now(reply, false, "unknown request");
 	}
@@ -642,6 +662,7 @@ void baton_coord_tick(struct baton_node *n)
 		return;
 	observer_duties(n);
 	baton_node_health_duties(n);
+	baton_exec_rejoin_duties(n);
 	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++) {
 		holder_duties(n, g, now);
 		if (baton_member_is_ready_leader(&n->member))

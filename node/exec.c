@@ -31,6 +31,7 @@
 #include "action.h"
 #include "log.h"
 #include "node.h"
+#include "peer.h"
 #include "util.h"
 
 enum { PH_BARRIER, PH_RUNNING, PH_ATTEMPT, PH_BACKOFF, PH_ENDING, PH_DEAD };
@@ -55,10 +56,13 @@ struct exec_step {
 	uv_timer_t timer;                /* backoff, and the attempt watchdog */
 	bool timer_open;
 	struct baton_action_result res;
-	/* self-fence chain */
+	/* local chains: self-fence and rejoin */
+	int chain;                       /* CHAIN_FENCE or CHAIN_REJOIN */
 	unsigned fence_group, fence_index;
 	char fence_reason[160];
 };
+
+enum { CHAIN_FENCE, CHAIN_REJOIN };
 
 static void step_run(struct exec_step *s);
 
@@ -626,12 +630,14 @@ size_t baton_node_plan_steps_for(struct baton_node *n, int kind, const char *fro
 
 /* ---------------------------------------------------------- self-fence */
 
-static void fence_next(struct baton_node *n, unsigned g, unsigned index, const char *reason);
+static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned index, const char *reason);
+static void rejoin_report(struct baton_node *n, unsigned g, int phase, const char *detail);
 
 static void finish_local(struct exec_step *s)
 {
 	struct baton_node *n = s->n;
 	uint64_t backoff = s->cfg->backoff_ms << (s->attempt > 1 ? s->attempt - 1 : 0);
+	const char *what = s->chain == CHAIN_FENCE ? "self-fence" : "rejoin";
 
 	if (s->res.status != 0 && s->res.retryable && s->attempt < s->cfg->max_attempts &&
 	    uv_now(n->loop) - s->started_ms + backoff < s->cfg->timeout_ms) {
@@ -639,40 +645,67 @@ static void finish_local(struct exec_step *s)
 		return;
 	}
 	if (s->res.status == 0)
-		log_notice("lease", "self-fence step done", "step=%s driver=%s output=\"%s\"", s->name, s->cfg->driver,
-			   s->res.output);
+		log_notice(s->chain == CHAIN_FENCE ? "lease" : "rejoin", s->chain == CHAIN_FENCE ? "self-fence step done" : "rejoin step done",
+			   "step=%s driver=%s output=\"%s\"", s->name, s->cfg->driver, s->res.output);
 	else
-		log_crit("lease", "self-fence step FAILED", "step=%s driver=%s error=\"%s\"", s->name, s->cfg->driver,
-			 s->res.error);
+		log_crit(s->chain == CHAIN_FENCE ? "lease" : "rejoin", s->chain == CHAIN_FENCE ? "self-fence step FAILED" : "rejoin step FAILED",
+			 "step=%s driver=%s error=\"%s\"", s->name, s->cfg->driver, s->res.error);
 	unsigned g = s->fence_group, next = s->fence_index + 1;
-	char reason[160];
+	int chain = s->chain;
+	char reason[160], detail[BATON_TEXT_MAX];
 	baton_strlcpy(reason, s->fence_reason, sizeof reason);
+	snprintf(detail, sizeof detail, "%s step %s: %s", what, s->name,
+		 s->res.status == 0 ? s->res.output : s->res.error);
+	bool failed = s->res.status != 0;
 	step_free(s);
-	fence_next(n, g, next, reason);
+	if (chain == CHAIN_REJOIN && failed) {
+		rejoin_report(n, g, BATON__REJOIN_PHASE__REJOIN_FAILED, detail);
+		n->rejoin_running[g] = false;
+		return;
+	}
+	chain_next(n, chain, g, next, reason);
 }
 
-static void fence_next(struct baton_node *n, unsigned g, unsigned index, const char *reason)
+static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned index, const char *reason)
 {
 	const struct baton_region_config *rc = region_cfg(n, n->cfg.self->region);
 	const struct baton_group_state *gs = baton_fsm_group(&n->fsm, n->cfg.cluster.groups[g].name);
+	const struct baton_step_config *steps;
+	unsigned count;
 	struct exec_step *s;
 
-	if (rc == NULL || index >= rc->n_self_fence || n->stopping)
+	if (rc == NULL || n->stopping)
 		return;
-	s = step_new(n, &rc->self_fence[index]);
+	steps = chain == CHAIN_FENCE ? rc->self_fence : rc->rejoin;
+	count = chain == CHAIN_FENCE ? rc->n_self_fence : rc->n_rejoin;
+	if (index >= count) {
+		if (chain == CHAIN_REJOIN) {
+			rejoin_report(n, g, BATON__REJOIN_PHASE__REJOIN_DONE, "every rejoin step is done");
+			n->rejoin_running[g] = false;
+		}
+		return;
+	}
+	s = step_new(n, &steps[index]);
 	if (s == NULL || s->drv == NULL) {
 		if (s != NULL)
 			step_free(s);
 		return;
 	}
 	s->local = true;
+	s->chain = chain;
 	s->fence_group = g;
 	s->fence_index = index;
 	baton_strlcpy(s->fence_reason, reason, sizeof s->fence_reason);
 	baton_strlcpy(s->group, n->cfg.cluster.groups[g].name, sizeof s->group);
-	baton_strlcpy(s->transition, "self-fence", sizeof s->transition);
+	baton_strlcpy(s->transition, chain == CHAIN_FENCE ? "self-fence" : "rejoin", sizeof s->transition);
 	baton_strlcpy(s->from, n->cfg.self->region, sizeof s->from);
-	s->epoch = n->groups[g].held_epoch > 0 ? n->groups[g].held_epoch : (gs != NULL ? gs->epoch : 0);
+	if (chain == CHAIN_REJOIN && gs != NULL) {
+		const struct baton_region_state *r = baton_fsm_region(gs, n->cfg.self->region);
+		baton_strlcpy(s->to, gs->active, sizeof s->to);
+		s->epoch = r != NULL ? r->rejoin_epoch : gs->epoch;
+	} else {
+		s->epoch = n->groups[g].held_epoch > 0 ? n->groups[g].held_epoch : (gs != NULL ? gs->epoch : 0);
+	}
 	step_run(s);
 }
 
@@ -685,7 +718,83 @@ void baton_node_self_fence_steps(struct baton_node *n, unsigned g, const char *r
 			   n->cfg.cluster.groups[g].name, n->cfg.self->region);
 		return;
 	}
-	fence_next(n, g, 0, reason);
+	chain_next(n, CHAIN_FENCE, g, 0, reason);
+}
+
+/* ----------------------------------------------------------------- rejoin */
+
+struct rejoin_ctx {
+	struct baton_node *n;
+	unsigned g;
+};
+
+static void rejoin_report_cb(void *data, int status, const Baton__PeerResponse *resp)
+{
+	struct rejoin_ctx *c = data;
+
+	if (status != 0 || !resp->ok)
+		log_warn("rejoin", "progress not delivered to the leader", "error=\"%s\"",
+			 status != 0 ? strerror(-status) : (resp->error ? resp->error : "?"));
+	free(c);
+}
+
+static void rejoin_report(struct baton_node *n, unsigned g, int phase, const char *detail)
+{
+	const struct baton_group_state *gs = baton_fsm_group(&n->fsm, n->cfg.cluster.groups[g].name);
+	const struct baton_region_state *r = gs != NULL ? baton_fsm_region(gs, n->cfg.self->region) : NULL;
+	Baton__PeerRequest req = BATON__PEER_REQUEST__INIT;
+	Baton__RejoinResult rr = BATON__REJOIN_RESULT__INIT;
+	struct rejoin_ctx *c = calloc(1, sizeof *c);
+
+	if (r == NULL || c == NULL) {
+		free(c);
+		return;
+	}
+	c->n = n;
+	c->g = g;
+	rr.region = (char *)n->cfg.self->region;
+	rr.epoch = r->rejoin_epoch;
+	rr.phase = phase;
+	rr.detail = (char *)detail;
+	req.body_case = BATON__PEER_REQUEST__BODY_REJOIN;
+	req.rejoin = &rr;
+	req.group = (char *)n->cfg.cluster.groups[g].name;
+	log_notice("rejoin", phase == BATON__REJOIN_PHASE__REJOIN_DONE ? "rejoined"
+			     : phase == BATON__REJOIN_PHASE__REJOIN_FAILED ? "rejoin failed" : "rejoining",
+		   "group=%s region=%s active=%s epoch=%" PRIu64 " detail=\"%s\"", gs->name, n->cfg.self->region, gs->active,
+		   r->rejoin_epoch, detail);
+	if (baton_peer_send(n, &req, rejoin_report_cb, c) != 0)
+		free(c); /* the next tick sees the phase unchanged and tries again */
+}
+
+/* Every node: run this region's rejoin steps when an operator asked for them
+ * (batonctl reverse) and the baton is elsewhere. */
+void baton_exec_rejoin_duties(struct baton_node *n)
+{
+	const struct baton_region_config *rc;
+
+	if (n->cfg.self->witness || (rc = region_cfg(n, n->cfg.self->region)) == NULL)
+		return;
+	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++) {
+		const struct baton_group_state *gs = baton_fsm_group(&n->fsm, n->cfg.cluster.groups[g].name);
+		const struct baton_region_state *r = gs != NULL ? baton_fsm_region(gs, n->cfg.self->region) : NULL;
+		if (r == NULL || n->rejoin_running[g] || r->rejoin_epoch != gs->epoch ||
+		    strcmp(gs->active, n->cfg.self->region) == 0)
+			continue;
+		/* REQUESTED: start. RUNNING but not here: this process restarted
+		 * mid-way; the steps run again (they must be idempotent). */
+		if (r->rejoin_phase != BATON__REJOIN_PHASE__REJOIN_REQUESTED &&
+		    r->rejoin_phase != BATON__REJOIN_PHASE__REJOIN_RUNNING)
+			continue;
+		if (rc->n_rejoin == 0) {
+			rejoin_report(n, g, BATON__REJOIN_PHASE__REJOIN_FAILED, "no rejoin steps are configured for this region");
+			continue;
+		}
+		n->rejoin_running[g] = true;
+		if (r->rejoin_phase == BATON__REJOIN_PHASE__REJOIN_REQUESTED)
+			rejoin_report(n, g, BATON__REJOIN_PHASE__REJOIN_RUNNING, "rejoin steps started");
+		chain_next(n, CHAIN_REJOIN, g, 0, "rejoin");
+	}
 }
 
 void baton_exec_close(struct baton_node *n)

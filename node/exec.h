@@ -21,6 +21,8 @@ size_t baton_node_plan_steps_for(struct baton_node *n, int kind, const char *fro
 void baton_node_self_fence_steps(struct baton_node *n, unsigned g, const char *reason);
 /* Advance running transitions (leader only; called every tick). */
 void baton_exec_tick(struct baton_node *n);
+/* Run this region's rejoin steps when asked (every node, every tick). */
+void baton_exec_rejoin_duties(struct baton_node *n);
 /* Cancel every attempt in flight (leadership lost). */
 void baton_exec_cancel_all(struct baton_node *n);
 /* Shutdown: cancel everything; handles close asynchronously. */

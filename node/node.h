@@ -44,6 +44,7 @@ struct baton_node {
 	struct baton_health health;
 	bool exec_ending;
 	struct exec_step *exec_steps;  /* steps in flight (exec.c) */
+	bool rejoin_running[BATON_MAX_GROUPS];
 	/* operator commands (commands.c) */
 	struct baton_opkeys opkeys;
 	uint64_t audit_window_ms;

@@ -714,6 +714,63 @@ static int op_step(struct apply_ctx *c, int op, const Baton__CommandBody *b, con
 	return BATON_FSM_OK;
 }
 
+static int op_reverse(struct apply_ctx *c, const Baton__CommandBody *b, const char *by)
+{
+	struct baton_group_state *g;
+	struct baton_region_state *r;
+	const char *region = baton_op_arg(b, "region");
+	int rv = need_group(c, &g);
+
+	if (rv != 0)
+		return rv;
+	if (region == NULL || region[0] == '\0')
+		region = g->previous;
+	r = find_region(g, region);
+	if (r == NULL)
+		return reject(c, BATON_FSM_UNKNOWN, "reverse: unknown region '%s'", region ? region : "");
+	if (strcmp(region, g->active) == 0)
+		return reject(c, BATON_FSM_INVALID, "reverse: %s holds the baton; only a region that lost it can rejoin", region);
+	if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING && !g->tr.drill)
+		return reject(c, BATON_FSM_BUSY, "reverse: transition %s is still running", g->tr.id);
+	if (r->rejoin_phase == BATON__REJOIN_PHASE__REJOIN_RUNNING && r->rejoin_epoch == g->epoch)
+		return reject(c, BATON_FSM_BUSY, "reverse: %s is already rejoining", region);
+	r->rejoin_phase = BATON__REJOIN_PHASE__REJOIN_REQUESTED;
+	r->rejoin_epoch = g->epoch;
+	r->rejoin_at_ms = c->cmd->proposed_at_ms;
+	r->rejoin_detail[0] = '\0';
+	CPY(r->rejoin_by, by);
+	event(c, "rejoin", "requested", g->epoch, by, "%s asked to rejoin as a replica of %s (its coordinator runs its rejoin steps)",
+	      region, g->active);
+	return BATON_FSM_OK;
+}
+
+static int apply_rejoin_result(struct apply_ctx *c, const Baton__RejoinResult *rr)
+{
+	struct baton_group_state *g;
+	struct baton_region_state *r;
+	int rv = need_group(c, &g);
+
+	if (rv != 0)
+		return rv;
+	r = find_region(g, rr->region);
+	if (r == NULL)
+		return reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", rr->region);
+	if (r->rejoin_phase == BATON__REJOIN_PHASE__REJOIN_NONE || rr->epoch != r->rejoin_epoch || rr->epoch != g->epoch)
+		return reject(c, BATON_FSM_STALE_EPOCH, "no rejoin of %s requested at epoch %llu", rr->region,
+			      (unsigned long long)rr->epoch);
+	if (rr->phase != BATON__REJOIN_PHASE__REJOIN_RUNNING && rr->phase != BATON__REJOIN_PHASE__REJOIN_DONE &&
+	    rr->phase != BATON__REJOIN_PHASE__REJOIN_FAILED)
+		return reject(c, BATON_FSM_INVALID, "bad rejoin phase %d", rr->phase);
+	r->rejoin_phase = rr->phase;
+	CPY(r->rejoin_detail, rr->detail);
+	if (rr->phase != BATON__REJOIN_PHASE__REJOIN_RUNNING)
+		event(c, "rejoin", rr->phase == BATON__REJOIN_PHASE__REJOIN_DONE ? "done" : "failed", g->epoch, NULL,
+		      "%s %s as a replica of %s%s%s", rr->region,
+		      rr->phase == BATON__REJOIN_PHASE__REJOIN_DONE ? "rejoined" : "could not rejoin", g->active,
+		      rr->detail && rr->detail[0] ? ": " : "", rr->detail ? rr->detail : "");
+	return BATON_FSM_OK;
+}
+
 static int op_execute(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by,
 		      const Baton__OperatorCommand *oc)
 {
@@ -734,6 +791,8 @@ static int op_execute(struct apply_ctx *c, int op, const Baton__CommandBody *b, 
 	case BATON_OP_RETRY_STEP:
 	case BATON_OP_SKIP_STEP:
 		return op_step(c, op, b, by);
+	case BATON_OP_REVERSE:
+		return op_reverse(c, b, by);
 	}
 	return reject(c, BATON_FSM_INVALID, "operation %s cannot be executed here", baton_op_name(op));
 }
@@ -863,6 +922,8 @@ static int dispatch(struct apply_ctx *c)
 		return apply_decision(c, cmd->decision);
 	case BATON__COMMAND__BODY_OPERATOR:
 		return apply_operator(c, cmd->operator_);
+	case BATON__COMMAND__BODY_REJOIN_RESULT:
+		return apply_rejoin_result(c, cmd->rejoin_result);
 	case BATON__COMMAND__BODY_AUDIT: {
 		const Baton__Audit *a = cmd->audit;
 		event(c, "command", a->outcome, 0, a->key_id, "%s refused: %s%s%s%s", a->op ? a->op : "command",

@@ -108,6 +108,10 @@ struct baton_region_state {
 	bool has_health;
 	bool critical, reporters_ok;
 	uint64_t lag_bytes, lag_ms, health_index; /* health_index: raft index of the last critical/reporters change */
+	int rejoin_phase;                  /* BATON__REJOIN_PHASE__* */
+	uint64_t rejoin_epoch, rejoin_at_ms;
+	char rejoin_detail[BATON_TEXT_MAX];
+	char rejoin_by[BATON_NAME_MAX + 32];
 	char health_detail[BATON_TEXT_MAX];
 };
 

@@ -160,6 +160,20 @@ static Baton__RegionState *region_to_pb(const struct baton_region_state *r, stru
 		h->index = r->health_index;
 		p->health = h;
 	}
+	if (r->rejoin_phase != 0) {
+		Baton__RejoinState *rj = NEW(a, Baton__RejoinState, BATON__REJOIN_STATE__INIT);
+		if (rj == NULL)
+			return NULL;
+		rj->has_phase = true;
+		rj->phase = r->rejoin_phase;
+		rj->has_epoch = true;
+		rj->epoch = r->rejoin_epoch;
+		rj->detail = (char *)r->rejoin_detail;
+		rj->by = (char *)r->rejoin_by;
+		rj->has_at_ms = true;
+		rj->at_ms = r->rejoin_at_ms;
+		p->rejoin = rj;
+	}
 	return p;
 }
 
@@ -362,6 +376,13 @@ static int group_from_pb(struct baton_group_state *g, const Baton__GroupState *p
 			r->reporters_ok = rp->health->reporters_ok;
 			r->health_index = rp->health->index;
 			COPY_STR(r->health_detail, rp->health->detail, "health detail");
+		}
+		if (rp->rejoin != NULL) {
+			r->rejoin_phase = rp->rejoin->phase;
+			r->rejoin_epoch = rp->rejoin->epoch;
+			r->rejoin_at_ms = rp->rejoin->at_ms;
+			COPY_STR(r->rejoin_detail, rp->rejoin->detail, "rejoin detail");
+			COPY_STR(r->rejoin_by, rp->rejoin->by, "rejoin requester");
 		}
 	}
 	return 0;

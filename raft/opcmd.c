@@ -14,6 +14,7 @@ static const char *const op_names[BATON_OP_NR] = {
 	[BATON_OP_SWITCHOVER] = "switchover", [BATON_OP_FAILOVER] = "failover",   [BATON_OP_FAILBACK] = "failback",
 	[BATON_OP_FREEZE] = "freeze",         [BATON_OP_UNFREEZE] = "unfreeze",   [BATON_OP_DRILL] = "drill",
 	[BATON_OP_RETRY_STEP] = "retry-step", [BATON_OP_SKIP_STEP] = "skip-step", [BATON_OP_APPROVE] = "approve",
+	[BATON_OP_REVERSE] = "reverse",
 };
 
 const char *baton_op_name(int op)

@@ -26,6 +26,7 @@ enum baton_op {
 	BATON_OP_RETRY_STEP,
 	BATON_OP_SKIP_STEP,
 	BATON_OP_APPROVE,
+	BATON_OP_REVERSE,          /* the old primary's region rejoins as a replica of the active one */
 	BATON_OP_NR
 };
 const char *baton_op_name(int op);

@@ -85,21 +85,10 @@ def main():
     c = Cluster(os.path.join(work, "baton"), regions=REGIONS, keys=True)
     vals = region_extra(pg, c)
     c.region_probes = {r: ["{type: http, url: \"%s/v1/status\"}" % c.node(r).api] for r, _ in REGIONS}
-    extra = config(pg, dns, c)
-    c.extra_cluster = extra
-    # vars and self-fence go under each region entry
-    orig = c.cluster_yaml
-
-    def cluster_yaml(**kw):
-        y = orig(**kw)
-        for r, _ in REGIONS:
-            conn, a = vals[r]
-            y = y.replace("    - name: %s\n" % r,
-                          "    - name: %s\n      vars: {pg: \"%s\", a: \"%s\"}\n"
-                          "      self_fence:\n        - {name: fence-own-db, driver: postgres,"
-                          " params: {op: fence, conninfo: \"{self.pg}\"}, max_attempts: 2}\n" % (r, conn, a), 1)
-        return y
-    c.cluster_yaml = cluster_yaml
+    c.extra_cluster = config(pg, dns, c)
+    c.region_extra = {r: ["vars: {pg: \"%s\", a: \"%s\"}" % vals[r], "self_fence:",
+                          "  - {name: fence-own-db, driver: postgres, params: {op: fence, conninfo: \"{self.pg}\"},"
+                          " max_attempts: 2}"] for r, _ in REGIONS}
     c.write_configs()
     say("Starting baton: 3 region coordinators and a witness on 127.0.0.1")
     for n in c.nodes:

@@ -180,7 +180,7 @@ class Cluster:
 
     def __init__(self, workdir, regions=DEFAULT_REGIONS, witness=True, election_ms=1000,
                  heartbeat_ms=100, base_port=None, cluster_id="demo", extra_cluster="",
-                 extra_node="", region_probes=None, keys=False):
+                 extra_node="", region_probes=None, keys=False, region_extra=None):
         self.workdir = os.path.abspath(workdir)
         self.base_port = base_port or free_port_block(220)
         self.regions = list(regions)
@@ -191,6 +191,7 @@ class Cluster:
         self.extra_node = extra_node
         self.region_probes = region_probes or {}   # region -> ["{type: http, url: ...}", ...]
         self.keys = keys
+        self.region_extra = region_extra or {}     # region -> YAML lines under its entry (vars, self_fence, rejoin)
         self.started = []
         self.nodes = []
         for i, (region, _prio) in enumerate(self.regions, start=1):
@@ -217,6 +218,8 @@ class Cluster:
                 prio = priorities[region]
             lines.append("    - name: %s" % region)
             lines.append("      priority: %d" % prio)
+            for extra in self.region_extra.get(region, []):
+                lines.append("      " + extra)
             probes = self.region_probes.get(region, [])
             if probes:
                 lines.append("      probes:")

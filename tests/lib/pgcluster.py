@@ -297,6 +297,7 @@ class PgCluster:
                     "wal_level = replica\nmax_wal_senders = 10\n"
                     "max_replication_slots = 10\nhot_standby = on\n"
                     "wal_keep_size = 128MB\n"
+                    "wal_log_hints = on\n"  # pg_rewind (turning an old primary into a replica)
                     "max_connections = 40\nshared_buffers = 16MB\n"
                     f"fsync = {'on' if self.fsync else 'off'}\n"
                     "log_min_messages = warning\nlog_line_prefix = '%m [%p] '\n")
