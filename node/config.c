@@ -662,6 +662,20 @@ static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const ch
 	return -EINVAL;
 }
 
+bool baton_template_ref(const char *p, size_t *ret_len)
+{
+	size_t n = 0;
+
+	if (*p != '{')
+		return false;
+	for (p++; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'; p++)
+		n++;
+	if (*p != '}' || n == 0 || n >= 80)
+		return false;
+	*ret_len = n;
+	return true;
+}
+
 const char *baton_kv_get(const struct baton_kv_list *l, const char *key)
 {
 	for (unsigned i = 0; i < l->n; i++)
@@ -679,13 +693,13 @@ static int cfg_check_templates(struct cfg_ctx *x, const struct baton_cluster_con
 	for (unsigned i = 0; i < st->params.n; i++) {
 		const char *v = st->params.items[i].value;
 		for (const char *o = strchr(v, '{'); o != NULL; o = strchr(o + 1, '{')) {
-			const char *e = strchr(o, '}');
 			char ref[80];
 			size_t len;
 			bool ok = false;
-			if (e == NULL || (len = (size_t)(e - o - 1)) == 0 || len >= sizeof ref)
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
-						"parameter '%s' has an unterminated or empty {...}", st->params.items[i].key);
+			/* Only {ident} and {scope.ident} are templates; any other brace
+			 * (a JSON body, say) is literal text. */
+			if (!baton_template_ref(o, &len))
+				continue;
 			memcpy(ref, o + 1, len);
 			ref[len] = '\0';
 			for (size_t k = 0; k < BATON_ARRAY_SIZE(plain); k++)

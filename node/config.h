@@ -70,6 +70,9 @@ struct baton_kv_list {
 	unsigned n;
 };
 const char *baton_kv_get(const struct baton_kv_list *l, const char *key);
+/* Whether @p starts a template reference: '{' [a-z0-9_.]+ '}'; its length
+ * (without braces) in *ret_len. Other braces are literal text. */
+bool baton_template_ref(const char *p, size_t *ret_len);
 
 #define BATON_MAX_PLAN_STEPS 16
 #define BATON_MAX_FENCE_STEPS 4

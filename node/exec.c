@@ -102,17 +102,14 @@ static bool expand(struct exec_step *s, const char *in, char *out, size_t outlen
 	for (const char *p = in; *p != '\0';) {
 		const char *val = NULL;
 		char ref[80], num[24];
-		if (*p != '{') {
+		size_t rlen;
+		if (!baton_template_ref(p, &rlen)) {
 			if (o + 1 >= outlen)
 				goto overflow;
 			out[o++] = *p++;
 			continue;
 		}
-		const char *e = strchr(p, '}');
-		if (e == NULL || (size_t)(e - p - 1) >= sizeof ref) {
-			snprintf(err, errlen, "bad template in '%s'", in);
-			return false;
-		}
+		const char *e = p + rlen + 1;
 		memcpy(ref, p + 1, (size_t)(e - p - 1));
 		ref[e - p - 1] = '\0';
 		if (strcmp(ref, "from") == 0)

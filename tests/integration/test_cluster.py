@@ -151,6 +151,11 @@ class StartupErrorTest(unittest.TestCase):
         self.assertEqual(code, EX_CONFIG)
         self.assertRegex(err, r"bad\.yaml:\d+: cluster\.raft\.heartbeat_ms")
 
+    def test_the_example_config_in_deploy_is_valid(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "examples", "baton.yaml")
+        code, err = self.run_batond("--check-config", "--config", path)
+        self.assertEqual(code, 0, err)
+
     def test_check_config_accepts_a_valid_file_and_rejects_an_invalid_one(self):
         code, err = self.run_batond("--check-config", "--config", self.c.nodes[0].conf_path)
         self.assertEqual(code, 0, err)
