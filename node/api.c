@@ -463,6 +463,30 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 	fprintf(f, "# TYPE baton_self_fenced gauge\n");
 	for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++)
 		fprintf(f, "baton_self_fenced{group=\"%s\"} %d\n", n->cfg.cluster.groups[gi].name, n->groups[gi].fenced);
+	fprintf(f, "# HELP baton_transition The group's current or last transition (1), by kind and state.\n"
+		   "# TYPE baton_transition gauge\n");
+	for (unsigned gi = 0; gi < n->fsm.st->n_groups; gi++) {
+		const struct baton_group_state *g = &n->fsm.st->groups[gi];
+		static const char *const kinds[] = {"failover", "switchover", "failback", "drill"};
+		if (!g->has_transition)
+			continue;
+		fprintf(f, "baton_transition{group=\"%s\",kind=\"%s\",state=\"%s\",drill=\"%s\"} 1\n", g->name,
+			g->tr.kind >= 0 && g->tr.kind < 4 ? kinds[g->tr.kind] : "?", transition_state_name(g->tr.state),
+			g->tr.drill ? "true" : "false");
+	}
+	fprintf(f, "# HELP baton_step_duration_ms Duration of each step of the current or last transition.\n"
+		   "# TYPE baton_step_duration_ms gauge\n");
+	for (unsigned gi = 0; gi < n->fsm.st->n_groups; gi++) {
+		const struct baton_group_state *g = &n->fsm.st->groups[gi];
+		for (unsigned i = 0; g->has_transition && i < g->tr.n_steps; i++)
+			fprintf(f, "baton_step_duration_ms{group=\"%s\",step=\"%s\",driver=\"%s\",state=\"%s\"} %" PRIu64 "\n",
+				g->name, g->tr.steps[i].name, g->tr.steps[i].driver, step_state_name(g->tr.steps[i].state),
+				g->tr.steps[i].duration_ms);
+	}
+	fprintf(f, "# HELP baton_commands_total Signed operator commands handled by this node, by outcome.\n"
+		   "# TYPE baton_commands_total counter\n");
+	for (unsigned i = 0; baton_cmd_outcomes[i] != NULL; i++)
+		fprintf(f, "baton_commands_total{outcome=\"%s\"} %" PRIu64 "\n", baton_cmd_outcomes[i], n->cmd_outcomes[i]);
 	if (baton_member_is_ready_leader(&n->member)) {
 		fprintf(f, "# HELP baton_decision The leader's current decision per group (1 for the current one).\n"
 			   "# TYPE baton_decision gauge\n");

@@ -24,6 +24,20 @@
 
 #define AUDITS_PER_SECOND 10
 
+/* Outcomes counted for /metrics (baton_commands_total{outcome}). */
+const char *const baton_cmd_outcomes[] = {"accepted", "pending-approval", "refused", "replayed", "stale-epoch",
+					 "denied", "not-leader", "other", NULL};
+
+static void count(struct baton_node *n, const char *outcome)
+{
+	for (unsigned i = 0; baton_cmd_outcomes[i] != NULL; i++)
+		if (strcmp(baton_cmd_outcomes[i], outcome) == 0) {
+			n->cmd_outcomes[i]++;
+			return;
+		}
+	n->cmd_outcomes[7]++;
+}
+
 static void reply(struct baton_http_exchange *ex, int status, json_t *j)
 {
 	char *body = json_dumps(j, JSON_COMPACT);
@@ -63,6 +77,7 @@ static void audit(struct baton_node *n, const char *key_id, const char *op, cons
 static void refuse(struct baton_node *n, struct baton_http_exchange *ex, int status, const char *code,
 		   const char *message, const char *key_id, const char *op, const char *remote)
 {
+	count(n, strcmp(code, "replayed") == 0 ? "replayed" : strcmp(code, "stale-epoch") == 0 ? "stale-epoch" : "refused");
 	log_notice("command", "refused", "code=%s key=%s op=%s from=%s reason=\"%s\"", code, key_id ? key_id : "-",
 		   op ? op : "-", remote, message);
 	audit(n, key_id, op, message, remote);
@@ -70,6 +85,7 @@ static void refuse(struct baton_node *n, struct baton_http_exchange *ex, int sta
 }
 
 struct pending_reply {
+	struct baton_node *n;
 	struct baton_http_exchange *ex;
 	char op[32];
 	char id[17];
@@ -82,6 +98,7 @@ static void committed(void *data, int status, const struct baton_fsm_result *res
 	const char *code = "ok";
 
 	if (status != 0) {
+		count(p->n, "not-leader");
 		reply(p->ex, status == BATON_EUNKNOWN ? 504 : 503,
 		      json_pack("{s:s,s:s}", "error", status == BATON_EUNKNOWN ? "unknown-outcome" : "not-leader", "message",
 				baton_member_strerror(status)));
@@ -122,6 +139,8 @@ static void committed(void *data, int status, const struct baton_fsm_result *res
 		http = 422;
 		code = baton_fsm_code_name(res->code);
 	}
+	count(p->n, http == 200 ? "accepted" : http == 202 ? "pending-approval" : strcmp(code, "replayed") == 0 ? "replayed"
+		    : strcmp(code, "stale-epoch") == 0 ? "stale-epoch" : strcmp(code, "denied") == 0 ? "denied" : "refused");
 	reply(p->ex, http,
 	      json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}", "ok", http < 300, http < 300 ? "outcome" : "error", code, "message",
 			res->message[0] ? res->message : "done", "id", p->id, "epoch", (json_int_t)res->epoch, "index",
@@ -286,6 +305,7 @@ void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex,
 		goto out;
 	}
 	pr->ex = ex;
+	pr->n = n;
 	baton_strlcpy(pr->id, id, sizeof pr->id);
 	baton_strlcpy(pr->op, b->op, sizeof pr->op);
 	baton__command__init(&cmd);

@@ -49,6 +49,7 @@ struct baton_node {
 	struct baton_opkeys opkeys;
 	uint64_t audit_window_ms;
 	unsigned audits_in_window;
+	uint64_t cmd_outcomes[16];      /* by outcome index, see commands.c */
 	/* peer requests (peer.c) */
 	bool have_peer_key;
 	uint8_t peer_key[32];
@@ -82,6 +83,7 @@ void baton_node_cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATO
 int baton_node_main(int argc, char **argv, bool witness);
 
 /* Operator commands (commands.c). */
+extern const char *const baton_cmd_outcomes[];
 void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req);
 void baton_plan_handle(struct baton_node *n, struct baton_http_exchange *ex, const struct baton_http_request *req,
 		       bool (*param)(const char *query, const char *key, char *out, size_t outlen));
