@@ -98,6 +98,17 @@ class ClusterTest(unittest.TestCase):
         wait_for(lambda: follower.status()["fault_tolerance"].get("losses_survivable") == 0, 10,
                  "followers to learn of the loss through the log")
 
+    def test_every_metric_the_alerts_and_dashboard_use_exists(self):
+        import re
+        import urllib.request
+        text = urllib.request.urlopen(self.leader.api + "/metrics", timeout=2).read().decode()
+        exposed = set(re.findall(r"^(?:# TYPE )?(baton_[a-z_]+)", text, re.M))
+        mon = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "monitoring")
+        for f in os.listdir(mon):
+            with open(os.path.join(mon, f)) as fh:
+                used = set(re.findall(r"\b(baton_[a-z_]+)\b", fh.read()))
+            self.assertEqual(sorted(used - exposed), [], "%s uses metrics batond does not expose" % f)
+
     def test_active_and_standby_endpoints_answer_for_load_balancers(self):
         eu, us = self.c.node("eu-west"), self.c.node("us-east")
         wait_for(lambda: us.get("/v1/standby")[0] == 200, 10, "us-east to report standby")
