@@ -18,6 +18,19 @@ static const struct baton_cli_cmd {
 } cmds[] = {
 	{"status", baton_cli_status_main, "Show leader, term, groups, members and the losses it survives"},
 	{"history", baton_cli_history_main, "List replicated events: activations, transitions, freezes"},
+	{"plan", baton_cli_plan_main, "Dry run: the steps of a transition and what blocks it now"},
+	{"keygen", baton_cli_keygen_main, "Create an operator key pair and print its cluster.operators entry"},
+	/* signed: need an operator key (--key FILE or $BATON_KEY) */
+	{"switchover", baton_cli_signed_main, "Planned move of the baton: --to REGION (signed)"},
+	{"failover", baton_cli_signed_main, "Unplanned move: --to REGION [--force] (signed)"},
+	{"failback", baton_cli_signed_main, "Move back to the region active before [--to REGION] (signed)"},
+	{"freeze", baton_cli_signed_main, "Stop automatic failover: --reason TEXT (signed)"},
+	{"unfreeze", baton_cli_signed_main, "Allow automatic failover again (signed)"},
+	{"drill", baton_cli_signed_main, "Run the plan in drill mode: --to REGION (signed)"},
+	{"retry-step", baton_cli_signed_main, "Run a failed step again: --step STEP (signed)"},
+	{"skip-step", baton_cli_signed_main, "Skip a failed/pending step: --step STEP (signed, 2 operators)"},
+	{"approve", baton_cli_signed_main, "Approve another operator's command: ID (signed)"},
+	{"reverse", baton_cli_signed_main, "Old primary's region rejoins as a replica [--region R] (signed)"},
 };
 
 static void usage(FILE *f)
@@ -28,7 +41,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < BATON_ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n"
 		   "Options:\n"
 		   "  -c, --cluster URL[,URL...]  nodes to ask, in order, until one answers: http(s)://host:port\n"
@@ -39,9 +52,14 @@ static void usage(FILE *f)
 		   "\n"
 		   "Exit status:\n"
 		   "  0  success\n"
-		   "  1  no endpoint answered or the request failed (every endpoint tried is named, with why)\n"
+		   "  1  no endpoint answered, the request failed, or a command's outcome is unknown\n"
 		   "  2  usage error (bad option or value, bad endpoint list, unknown group)\n"
-		   "  3  the cluster answered but has no leader (status)\n",
+		   "  3  the cluster answered but has no leader (status)\n"
+		   "  4  a signed command waits for a second operator's approval\n"
+		   "  5  the cluster refused a signed command (its error code and message are printed)\n"
+		   "  6  key problem: no key given, unreadable, group/world-accessible, or (keygen) exists\n"
+		   "\n"
+		   "Signed commands take the operator key from --key FILE or BATON_KEY=FILE.\n",
 		BATON_CLI_DEFAULT_ENDPOINTS, BATON_CLI_CONNECT_TIMEOUT_MS, BATON_CLI_TIMEOUT_MS);
 }
 

@@ -15,6 +15,9 @@ enum baton_cli_exit {
 	BATON_CLI_UNREACHABLE = 1, /* no endpoint answered, or the request failed */
 	BATON_CLI_USAGE = 2,
 	BATON_CLI_NO_LEADER = 3,   /* the cluster answered but has no leader (status) */
+	BATON_CLI_PENDING = 4,     /* a signed command waits for a second operator's approval */
+	BATON_CLI_REFUSED = 5,     /* the cluster refused a signed command (code and message printed) */
+	BATON_CLI_KEY = 6,         /* key problem: missing, unreadable, bad permissions, exists (keygen) */
 };
 
 /* Options given before the command. */
@@ -25,6 +28,10 @@ struct baton_cli_opts {
 /* A subcommand: argv[0] is its name; returns an exit code. */
 int baton_cli_status_main(int argc, char *argv[], const struct baton_cli_opts *g);
 int baton_cli_history_main(int argc, char *argv[], const struct baton_cli_opts *g);
+int baton_cli_keygen_main(int argc, char *argv[], const struct baton_cli_opts *g);
+int baton_cli_plan_main(int argc, char *argv[], const struct baton_cli_opts *g);
+/* Every signed command (switchover, failover, ..., approve): argv[0] says which. */
+int baton_cli_signed_main(int argc, char *argv[], const struct baton_cli_opts *g);
 
 /* getopt_long() returned @c ('?' or ':') in subcommand @cmd ("" = before the command): say what was
  * wrong and where help is, on stderr. Returns BATON_CLI_USAGE. */

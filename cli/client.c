@@ -126,8 +126,8 @@ static size_t body_write_fn(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 /* Why a transfer that ended with @rc failed, in a few lowercase words. */
-static void transfer_error(CURL *h, CURLcode rc, const struct body *b, const char *curl_err, char *out,
-			   size_t outlen)
+static void transfer_error(CURL *h, CURLcode rc, long timeout_ms, const struct body *b, const char *curl_err,
+			   char *out, size_t outlen)
 {
 	long os_errno = 0;
 	curl_off_t connect_us = 0;
@@ -140,7 +140,7 @@ static void transfer_error(CURL *h, CURLcode rc, const struct body *b, const cha
 	} else if (rc == CURLE_OPERATION_TIMEDOUT && connect_us == 0)
 		snprintf(out, outlen, "no connection within %d ms", BATON_CLI_CONNECT_TIMEOUT_MS);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
-		snprintf(out, outlen, "connected, but no complete reply within %d ms", BATON_CLI_TIMEOUT_MS);
+		snprintf(out, outlen, "connected, but no complete reply within %ld ms", timeout_ms);
 	else if (rc == CURLE_COULDNT_RESOLVE_HOST)
 		snprintf(out, outlen, "host name does not resolve");
 	else if (rc == CURLE_GOT_NOTHING)
@@ -166,6 +166,21 @@ static void http_error(long status, const struct body *b, char *out, size_t outl
 	json_decref(j);
 }
 
+/* The options every request of batonctl has. */
+static void easy_setup(CURL *h, const char *url, long timeout_ms, char *curl_err, struct body *b)
+{
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)BATON_CLI_CONNECT_TIMEOUT_MS);
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	(void)curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never via $http_proxy */
+	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, "batonctl/" BATON_VERSION);
+	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write_fn);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+}
+
 /* GET @url; 0 and *ret_json (a JSON object), or -EIO with @why filled. */
 static int get_json(const char *url, json_t **ret_json, char *why, size_t whylen)
 {
@@ -182,19 +197,10 @@ static int get_json(const char *url, json_t **ret_json, char *why, size_t whylen
 		snprintf(why, whylen, "curl_easy_init() failed");
 		return -ENOMEM;
 	}
-	(void)curl_easy_setopt(h, CURLOPT_URL, url);
-	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)BATON_CLI_CONNECT_TIMEOUT_MS);
-	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)BATON_CLI_TIMEOUT_MS);
-	(void)curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never via $http_proxy */
-	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, "batonctl/" BATON_VERSION);
-	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write_fn);
-	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	easy_setup(h, url, BATON_CLI_TIMEOUT_MS, curl_err, &b);
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		transfer_error(h, rc, &b, curl_err, why, whylen);
+		transfer_error(h, rc, BATON_CLI_TIMEOUT_MS, &b, curl_err, why, whylen);
 		goto out;
 	}
 	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -273,4 +279,117 @@ void baton_cli_reply_done(struct baton_cli_reply *r)
 {
 	json_decref(r->json);
 	r->json = NULL;
+}
+
+/* Whether a transfer that failed with @rc can have reached a node that acts
+ * on it: not if no connection was made. A follower only answers 307, so a
+ * failed connection to the leader it named counts as "not delivered" too. */
+static bool transfer_undelivered(CURL *h, CURLcode rc)
+{
+	curl_off_t connect_us = 0;
+
+	(void)curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	       (rc == CURLE_OPERATION_TIMEDOUT && connect_us == 0);
+}
+
+/* POST to one endpoint. 0 with @ret filled for any HTTP answer; -EHOSTUNREACH
+ * when the request was not delivered; -EIO when it may have been. */
+static int post_endpoint(struct baton_cli_client *c, const struct baton_cli_endpoint *e, const char *path,
+			 const char *content_type, const void *data, size_t len, long timeout_ms,
+			 struct baton_cli_http_reply *ret)
+{
+	char url[BATON_CLI_URL_LEN + 128], curl_err[CURL_ERROR_SIZE] = "", why[512], ctype[128];
+	struct curl_slist *hdrs = NULL, *more;
+	struct body b = {0};
+	const char *effective = NULL;
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+	int rv = 0;
+
+	snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
+	if (h == NULL || (hdrs = curl_slist_append(NULL, ctype)) == NULL ||
+	    (more = curl_slist_append(hdrs, "Expect:")) == NULL) { /* no 100-continue round trip */
+		errors_add(c, e->name, "out of memory");
+		curl_slist_free_all(hdrs);
+		curl_easy_cleanup(h);
+		return -ENOMEM;
+	}
+	hdrs = more;
+	snprintf(url, sizeof url, "%s%s", e->url, path);
+	easy_setup(h, url, timeout_ms, curl_err, &b);
+	(void)curl_easy_setopt(h, CURLOPT_POST, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+	(void)curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	/* A follower answers 307 with the leader's URL: follow it with the same
+	 * method and body (curl keeps them on 307; POSTREDIR covers 301-303). */
+	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+	(void)curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+	(void)curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		transfer_error(h, rc, timeout_ms, &b, curl_err, why, sizeof why);
+		if (rc == CURLE_TOO_MANY_REDIRECTS)
+			snprintf(why, sizeof why, "redirected more than 3 times (the nodes disagree about the leader)");
+		(void)curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &effective);
+		if (effective != NULL && strcmp(effective, url) != 0)
+			errors_add(c, e->name, "redirected to %s: %s", effective, why);
+		else
+			errors_add(c, e->name, "%s", why);
+		rv = transfer_undelivered(h, rc) || rc == CURLE_TOO_MANY_REDIRECTS ? -EHOSTUNREACH : -EIO;
+		free(b.buf);
+		goto out;
+	}
+	*ret = (struct baton_cli_http_reply){.body = b.buf, .len = b.len};
+	if (ret->body == NULL)
+		ret->body = calloc(1, 1);
+	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
+	(void)curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &ret->redirects);
+	(void)curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &effective);
+	baton_strlcpy(ret->name, e->name, sizeof ret->name);
+	baton_strlcpy(ret->url, effective != NULL ? effective : url, sizeof ret->url);
+	if (ret->body == NULL) {
+		errors_add(c, e->name, "out of memory");
+		rv = -ENOMEM;
+	}
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return rv;
+}
+
+int baton_cli_post_first(struct baton_cli_client *c, unsigned start, const char *path, const char *content_type,
+			 const void *data, size_t len, long timeout_ms, struct baton_cli_http_reply *ret)
+{
+	struct baton_cli_http_reply r;
+	char why[512];
+	int rv = -EHOSTUNREACH;
+
+	for (unsigned i = start; i < c->n; i++) {
+		rv = post_endpoint(c, &c->endpoints[i], path, content_type, data, len, timeout_ms, &r);
+		if (rv == -EHOSTUNREACH)
+			continue;
+		if (rv != 0)
+			return rv;
+		/* 503: this node could not take it (no leader known, or the leader
+		 * lost office before proposing) - nothing happened; ask the next. */
+		if (r.status == 503 && i + 1 < c->n) {
+			struct body b = {.buf = r.body, .len = r.len};
+			http_error(r.status, &b, why, sizeof why);
+			errors_add(c, c->endpoints[i].name, "%s", why);
+			baton_cli_http_reply_done(&r);
+			continue;
+		}
+		*ret = r;
+		return 0;
+	}
+	return rv;
+}
+
+void baton_cli_http_reply_done(struct baton_cli_http_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
 }

@@ -11,6 +11,7 @@
 #ifndef BATON_CLI_CLIENT_H
 #define BATON_CLI_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -59,5 +60,29 @@ int baton_cli_get_addr(struct baton_cli_client *c, const char *addr, const char 
 		       struct baton_cli_reply *ret);
 
 void baton_cli_reply_done(struct baton_cli_reply *r);
+
+/* A raw HTTP answer, whatever its status. @body is NUL-terminated and owned. */
+struct baton_cli_http_reply {
+	long status;
+	char *body;
+	size_t len;
+	long redirects;                      /* 307s followed to get here */
+	char name[BATON_CLI_URL_LEN];        /* the endpoint asked, as written */
+	char url[BATON_CLI_URL_LEN + 128];   /* the URL that answered, after redirects */
+};
+
+/* POST @data (@len bytes of @content_type) to @path at endpoints[start],
+ * endpoints[start+1], ... with a @timeout_ms total per try. A 307 (a follower
+ * naming the leader) is followed with method and body kept, at most 3 times.
+ * The next endpoint is tried only when the request cannot have been acted on:
+ * no connection could be made (to the node or to the leader it named), or the
+ * node answered 503 (it knows no leader). Returns 0 and fills @ret for any other
+ * HTTP answer (including 4xx); -EHOSTUNREACH when no endpoint took the
+ * request; -EIO when the request may have been delivered but no complete
+ * answer came (the outcome is unknown). c->errors says why for each try. */
+int baton_cli_post_first(struct baton_cli_client *c, unsigned start, const char *path, const char *content_type,
+			 const void *data, size_t len, long timeout_ms, struct baton_cli_http_reply *ret);
+
+void baton_cli_http_reply_done(struct baton_cli_http_reply *r);
 
 #endif
