@@ -30,6 +30,7 @@ struct apply_ctx {
 	struct baton_fsm_result *res;
 	Baton__HistoryEvent events[MAX_EVENTS_PER_APPLY];
 	char texts[MAX_EVENTS_PER_APPLY][BATON_TEXT_MAX];
+	char bys[MAX_EVENTS_PER_APPLY][BATON_NAME_MAX + 40]; /* copies: callers pass stack strings */
 	unsigned n_events;
 };
 
@@ -99,7 +100,16 @@ static void event(struct apply_ctx *c, const char *kind, const char *outcome, ui
 	ev->text = c->texts[c->n_events];
 	ev->has_epoch = true;
 	ev->epoch = epoch;
-	ev->by = (char *)(by != NULL ? by : "");
+	baton_strlcpy(c->bys[c->n_events], by != NULL ? by : "", sizeof c->bys[0]);
+	/* Texts may quote what a client sent (a claimed key id, an op name):
+	 * no control characters into the history or the logs built from it. */
+	for (char *t = c->texts[c->n_events]; *t != '\0'; t++)
+		if ((unsigned char)*t < 0x20 || *t == 0x7f)
+			*t = ' ';
+	for (char *t = c->bys[c->n_events]; *t != '\0'; t++)
+		if ((unsigned char)*t < 0x20 || *t == 0x7f)
+			*t = ' ';
+	ev->by = c->bys[c->n_events];
 	ev->cmd_id = c->cmd != NULL ? c->cmd->cmd_id : (char *)"";
 	ev->outcome = (char *)outcome;
 	c->n_events++;
@@ -658,8 +668,14 @@ static int op_transition(struct apply_ctx *c, int op, const Baton__CommandBody *
 
 	if (rv != 0)
 		return rv;
+	char to_buf[BATON_NAME_MAX], from_buf[BATON_NAME_MAX];
+	/* Copies: apply_transition_begin overwrites g->previous and g->active
+	 * before it reads from/to. */
 	if (op == BATON_OP_FAILBACK && (to == NULL || to[0] == '\0'))
 		to = g->previous;
+	baton_strlcpy(to_buf, to != NULL ? to : "", sizeof to_buf);
+	baton_strlcpy(from_buf, g->active, sizeof from_buf);
+	to = to_buf;
 	if (to == NULL || to[0] == '\0')
 		return reject(c, BATON_FSM_INVALID, "%s needs a target region%s", baton_op_name(op),
 			      op == BATON_OP_FAILBACK ? " (there was no earlier active region)" : " (--to)");
@@ -668,7 +684,7 @@ static int op_transition(struct apply_ctx *c, int op, const Baton__CommandBody *
 		  : op == BATON_OP_FAILBACK ? BATON__TRANSITION_KIND__TRANSITION_FAILBACK
 		  : op == BATON_OP_DRILL    ? BATON__TRANSITION_KIND__TRANSITION_DRILL
 					    : BATON__TRANSITION_KIND__TRANSITION_FAILOVER;
-	tb.from = g->active;
+	tb.from = from_buf;
 	tb.to = (char *)to;
 	tb.expect_epoch = b->has_expect_epoch ? b->expect_epoch : g->epoch;
 	tb.reason = why;
@@ -887,7 +903,11 @@ static int apply_operator(struct apply_ctx *c, const Baton__OperatorCommand *oc)
 		goto out;
 	}
 	rv = op_execute(c, op, b, by, oc);
-	event(c, "command", rv == 0 ? "ok" : "rejected", 0, by, "%s %s", b->op, rv == 0 ? "accepted" : c->res->message);
+	{
+		const struct baton_group_state *eg = find_group(st, c->cmd->group);
+		event(c, "command", rv == 0 ? "ok" : "rejected", eg != NULL ? eg->epoch : 0, by, "%s %s", b->op,
+		      rv == 0 ? "accepted" : c->res->message);
+	}
 out:
 	baton__command_body__free_unpacked(b, NULL);
 	return rv;

@@ -154,7 +154,10 @@ int baton_opcmd_verify(const struct baton_opkeys *k, const Baton__SignedEnvelope
 	} else if (!(key->ops & (1u << op))) {
 		snprintf(errbuf, errlen, "key %s (%s) is not authorized for '%s'", key->key_id, key->name, b->op);
 		v = BATON_OPCMD_NOT_AUTHORIZED;
-	} else if (b->expires_at_ms < b->issued_at_ms || b->expires_at_ms - b->issued_at_ms > k->max_validity_ms) {
+	} else if (b->expires_at_ms < b->issued_at_ms) {
+		snprintf(errbuf, errlen, "command expires before it was issued");
+		v = BATON_OPCMD_TOO_LONG;
+	} else if (b->expires_at_ms - b->issued_at_ms > k->max_validity_ms) {
 		snprintf(errbuf, errlen, "command is valid for %" PRIu64 " s; at most %" PRIu64 " s is accepted",
 			 (b->expires_at_ms - b->issued_at_ms) / 1000, k->max_validity_ms / 1000);
 		v = BATON_OPCMD_TOO_LONG;

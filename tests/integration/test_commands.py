@@ -486,7 +486,7 @@ class SignedCommandsTest(CommandsBase):
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"command\s+rejected\s+epoch -\s+command refused: key %s \(carol\) is not "
                               r"authorized for 'unfreeze'.*\(by %s\)\n" % (carol, carol))
-        self.assertRegex(out, r"command\s+ok\s+epoch -\s+switchover accepted\s+\(by alice \(%s\)\)\n" % alice)
+        self.assertRegex(out, r"command\s+ok\s+epoch \d+\s+switchover accepted\s+\(by alice \(%s\)\)\n" % alice)
         self.assertRegex(out, r"transition ok\s+epoch %d\s+switchover \S+ -> %s started at epoch %d"
                          % (g["epoch"] + 1, target, g["epoch"] + 1))
 

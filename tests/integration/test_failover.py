@@ -13,6 +13,7 @@
 """
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from baton_cluster import FAST_DETECTION, Cluster, free_port_block, wait_for  # noqa: E402
+from baton_cluster import FAST_DETECTION, Cluster, build_dir, free_port_block, wait_for  # noqa: E402
 from services import Service  # noqa: E402
 import pbmini  # noqa: E402
 
@@ -29,13 +30,20 @@ FAST = FAST_DETECTION + "    cooldown_ms: 60000"
 
 
 class FailoverTest(unittest.TestCase):
-    def start_cluster(self, coordinator_probe=False):
+    def start_cluster(self, coordinator_probe=False, operators=False):
         self.tmp = tempfile.mkdtemp(prefix="baton-fo-")
+        extra = FAST
+        if operators:
+            self.key = os.path.join(self.tmp, "ops.key")
+            out = subprocess.run([self.batonctl(), "keygen", "--name", "ops", "--out", self.key],
+                                 capture_output=True, text=True, check=True).stdout
+            entry = next(l.strip() for l in out.splitlines() if l.strip().startswith("- {name:"))
+            extra += "\n  operators:\n    " + entry
         base = free_port_block(8)
         regions = ("eu-west", "us-east", "ap-south")
         self.services = {r: Service(base + i) for i, r in enumerate(regions)}
         # Ports are known before the cluster exists: compute them the same way.
-        self.c = Cluster(self.tmp, extra_cluster=FAST, keys=True)
+        self.c = Cluster(self.tmp, extra_cluster=extra, keys=True)
         probes = {}
         for r in regions:
             probes[r] = ["{type: http, url: \"%s\"}" % self.services[r].url()]
@@ -46,6 +54,9 @@ class FailoverTest(unittest.TestCase):
         self.c.start()
         self.leader = self.c.wait_leader(timeout=20)
         wait_for(lambda: self.c.node("eu-west").get("/v1/active")[0] == 200, 15, "eu-west to hold a granted lease")
+
+    def batonctl(self):
+        return os.path.join(build_dir(), "cli", "batonctl")
 
     def tearDown(self):
         self.c.cleanup()
@@ -123,6 +134,26 @@ class FailoverTest(unittest.TestCase):
         expired = int(line.split("lease_expired_at_ms=")[1].split()[0])
         self.assertLess(expired, started, "the old lease expired before the new region took over")
         print("\nfigure: lease expired %d ms before the transition began" % (started - expired), file=sys.stderr)
+
+    def test_a_frozen_group_does_not_fail_over_and_says_why(self):
+        self.start_cluster(operators=True)
+        endpoints = ",".join(n.api for n in self.c.nodes)
+        p = subprocess.run([self.batonctl(), "--cluster", endpoints, "freeze", "--key", self.key, "--reason",
+                            "database maintenance"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        wait_for(lambda: self.group()["frozen"], 10, "the freeze to be committed")
+        self.services["eu-west"].fail = True
+        def blocked():
+            return [e for e in self.history() if e["kind"] == "decision" and e["outcome"] == "blocked"
+                    and "frozen" in e["text"]]
+        wait_for(blocked, 20, "a 'blocked: frozen' decision in the history")
+        # and for longer than a failover would take, the baton stays put
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            g = self.group()
+            self.assertEqual((g["active_region"], g["epoch"]), ("eu-west", 1))
+            time.sleep(0.2)
+        self.assertEqual(g["decision"]["rule"], "frozen")
 
     def test_a_standby_over_the_lag_limit_is_skipped(self):
         self.start_cluster()
