@@ -275,9 +275,14 @@ static int pg_validate(const struct baton_action_params *p, char *err, size_t le
 static bool pg_sqlstate_retryable(const char *state)
 {
 	/* connection exception, transaction rollback, insufficient resources,
-	 * operator intervention (e.g. 57P03 cannot connect now) */
+	 * operator intervention (e.g. 57P03 cannot connect now, 57P01 our
+	 * session ended by a concurrent fence's sweep), and 23505: two fences of
+	 * one server at once (the leader's and the region's own self-fence)
+	 * race on CREATE TABLE IF NOT EXISTS of the epoch table, which
+	 * PostgreSQL reports as a unique violation in pg_type. */
 	return state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
-				 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0);
+				 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+				 strcmp(state, "23505") == 0);
 }
 
 static void pg_fail(struct pg_attempt *a, const char *what, const struct baton_pg_result *r)
