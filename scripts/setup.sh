@@ -21,6 +21,8 @@ pkgs=(
 	pdns-server pdns-backend-sqlite3 sqlite3 bind9-dnsutils
 	# fault harness (jepsen/)
 	nftables iptables faketime libnetfilter-queue-dev libmnl-dev
+	# docs
+	scdoc
 )
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(patroni etcd-server etcd-client redis-server redis-tools gnuplot-nox)
