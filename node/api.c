@@ -500,12 +500,19 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 	free(buf);
 }
 
+extern const unsigned char baton_web_index[];
+extern const size_t baton_web_index_len;
+
 void baton_api_handle(void *ctx, struct baton_http_exchange *ex, const struct baton_http_request *req)
 {
 	struct baton_node *n = ctx;
 	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-	if (strcmp(req->path, "/v1/status") == 0 && get)
+	if ((strcmp(req->path, "/") == 0 || strcmp(req->path, "/index.html") == 0) && get)
+		baton_http_respond(ex, 200, "text/html; charset=utf-8", baton_web_index, baton_web_index_len,
+				   "Cache-Control: no-cache\r\nContent-Security-Policy: default-src 'self'; "
+				   "script-src 'unsafe-inline'; style-src 'unsafe-inline'\r\n");
+	else if (strcmp(req->path, "/v1/status") == 0 && get)
 		respond_json(ex, 200, status_json(n));
 	else if (strcmp(req->path, "/v1/active") == 0 && get)
 		region_check(n, ex, req, true);

@@ -21,11 +21,11 @@ pkgs=(
 	pdns-server pdns-backend-sqlite3 sqlite3 bind9-dnsutils
 	# fault harness (jepsen/)
 	nftables iptables faketime libnetfilter-queue-dev libmnl-dev
-	# docs
-	scdoc
+	# docs, and the status-page test (headless)
+	scdoc chromium
 )
 if [ "${1:-}" = "--bench" ]; then
-	pkgs+=(patroni etcd-server etcd-client redis-server redis-tools gnuplot-nox)
+	pkgs+=(patroni python3-etcd etcd-server etcd-client redis-server redis-tools gnuplot-nox)
 fi
 
 missing=()
