@@ -118,6 +118,18 @@ class NotifyTest(unittest.TestCase):
         self.n.stop()
         self.assertTrue(self.received(lambda m: "STOPPING=1" in m))
 
+    def test_under_journald_each_line_carries_its_syslog_priority(self):
+        # JOURNAL_STREAM is how a service learns its stderr goes to journald.
+        self.n.env = {"JOURNAL_STREAM": "8:12345"}
+        self.n.start()
+        wait_for(lambda: 'msg="started"' in self.n.log(), 10, "the start line")
+        self.n.stop()
+        lines = [l for l in self.n.log().splitlines() if "level=" in l]
+        self.assertTrue(lines)
+        for l in lines:
+            self.assertRegex(l, r"^<[2-7]>level=(debug|info|notice|warn|error|crit) sys=")
+        self.assertTrue(any(l.startswith("<6>level=info") for l in lines))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
