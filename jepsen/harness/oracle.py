@@ -80,7 +80,8 @@ def _token(body):
 class Oracle:
     """The state and the log; HTTP is a thin layer over handle()."""
 
-    def __init__(self, region, log_path, dns_res="dns", src=None, clock=history.mono_ns):
+    def __init__(self, region, log_path, dns_res="dns", src=None, clock=history.mono_ns,
+                 writes_need_primary=False):
         if not REGION_RE.match(region):
             raise ValueError("oracle: region %r must match %s" % (region, REGION_RE.pattern))
         history.assert_true_clock()
@@ -89,6 +90,9 @@ class Oracle:
         self.db = "db-" + region
         self.scaler = "scaler-" + region
         self.dns_res = dns_res
+        # A database that is not primary (a replica, or fenced) refuses writes
+        # whatever their token, as a read-only PostgreSQL would.
+        self.writes_need_primary = writes_need_primary
         self._clock = clock
         self._lock = threading.Lock()
         self._log = open(log_path, "a", encoding="utf-8")
@@ -168,6 +172,11 @@ class Oracle:
                 self._emit("reject", value)
                 return 409, {"ok": False, "reason": "stale-token", "res": res,
                              "token": tok, "max": r["max"]}
+            if op == "write" and self.writes_need_primary and r.get("role") != "primary":
+                r["rejects"] += 1
+                value.update(max=r["max"], reason="not-primary", role=r.get("role"))
+                self._emit("reject", value)
+                return 409, {"ok": False, "reason": "not-primary", "res": res, "role": r.get("role")}
             r["max"] = tok
             r["accepts"] += 1
             if op == "write":
@@ -196,6 +205,28 @@ class Oracle:
             r = self._resource(self.db)
             return {"res": self.db, "region": self.region, "ids": list(r["ids"]),
                     "max": r["max"], "role": r["role"]}
+
+
+def _from_baton_headers(body, headers):
+    """baton's http driver sends its context as headers (docs/drivers.md):
+    X-Baton-Epoch is the fencing token, X-Baton-To the region getting the
+    baton (the DNS target), X-Baton-Transition/-Step name the call.  Fill
+    what the JSON body does not give; the body wins."""
+    body = dict(body)
+    epoch = headers.get("X-Baton-Epoch")
+    if "token" not in body and "epoch" not in body and epoch is not None:
+        body["token"] = int(epoch) if epoch.isdigit() else epoch
+    to = headers.get("X-Baton-To")
+    if "target" not in body and to:
+        body["target"] = to
+    tr, step = headers.get("X-Baton-Transition"), headers.get("X-Baton-Step")
+    if "cmd" not in body and tr:
+        body["cmd"] = tr
+    if "req" not in body and step:
+        body["req"] = "%s#%s" % (step, headers.get("X-Baton-Attempt", ""))
+    if (headers.get("X-Baton-Drill") or "").lower() == "true":
+        body["drill"] = True
+    return body
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -239,6 +270,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, {"ok": False, "reason": "no such path %s" % path})
             return
         peer = "%s:%d" % self.client_address[:2]
+        if isinstance(body, dict):
+            body = _from_baton_headers(body, self.headers)
+            if body.get("drill"):
+                # X-Baton-Drill: true: the webhook contract says do not act.
+                self._reply(200, {"ok": True, "drill": True})
+                return
         if isinstance(body, str):
             with self.server.oracle._lock:
                 self.server.oracle._emit("bad-request", {"op": op, "error": body, "peer": peer})
@@ -255,6 +292,13 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, oracle, host, port):
         self.oracle = oracle
         super().__init__((host, port), _Handler)
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a probe past its timeout) resets the
+        # connection: not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def address(self):
@@ -303,6 +347,8 @@ def main(argv=None):
     sp.add_argument("--listen", required=True, type=_parse_listen, help="HOST:PORT (port 0: any)")
     sp.add_argument("--log", required=True, help="JSONL event log (appended)")
     sp.add_argument("--dns-res", default="dns", help="resource name for /dns (default dns)")
+    sp.add_argument("--writes-need-primary", action="store_true",
+                    help="refuse writes (409 not-primary) unless the db was promoted and not fenced since")
     cp = sub.add_parser("call", help="one request; exit 0 accepted, 1 stale, 2 error")
     cp.add_argument("url")
     cp.add_argument("op", choices=("write", "promote", "fence", "scale", "dns", "state", "read"))
@@ -319,7 +365,8 @@ def main(argv=None):
         print(json.dumps(resp))
         return 0 if status == 200 else 1 if status == 409 else 2
 
-    oracle = Oracle(args.region, args.log, dns_res=args.dns_res)
+    oracle = Oracle(args.region, args.log, dns_res=args.dns_res,
+                    writes_need_primary=args.writes_need_primary)
     srv = Server(oracle, *args.listen)
 
     def on_term(signum, frame):

@@ -147,6 +147,49 @@ class OracleHttp(unittest.TestCase):
         evs = read_jsonl(self.log)
         self.assertEqual({e["f"] for e in evs}, {"bad-request"})
 
+    def post_as_baton(self, path, headers):
+        """A request shaped like baton's http driver: empty body, context in headers."""
+        import http.client
+        conn = http.client.HTTPConnection(*self.srv.server_address[:2], timeout=5)
+        try:
+            conn.request("POST", path, body=b"", headers=headers)
+            r = conn.getresponse()
+            return r.status, json.loads(r.read().decode())
+        finally:
+            conn.close()
+
+    def test_baton_driver_headers_carry_the_token_and_the_dns_target(self):
+        h = {"X-Baton-Epoch": "4", "X-Baton-To": "c", "X-Baton-From": "b",
+             "X-Baton-Transition": "t-9", "X-Baton-Step": "dns", "X-Baton-Attempt": "1",
+             "X-Baton-Drill": "false"}
+        self.assertEqual(self.post_as_baton("/dns", h)[0], 200)
+        self.assertEqual(self.post_as_baton("/fence", dict(h, **{"X-Baton-Epoch": "4"}))[0], 200)
+        self.assertEqual(self.post_as_baton("/fence", dict(h, **{"X-Baton-Epoch": "3"}))[0], 409)
+        st = oracle.call(self.url, "state")[1]["resources"]
+        self.assertEqual((st["dns"]["target"], st["dns"]["max"]), ("c", 4))
+        self.assertEqual((st["db-b"]["role"], st["db-b"]["max"]), ("fenced", 4))
+        accepts = [e["value"] for e in read_jsonl(self.log) if e["f"] == "accept"]
+        self.assertEqual((accepts[0]["cmd"], accepts[0]["req"]), ("t-9", "dns#1"))
+
+    def test_a_drill_request_is_answered_but_changes_nothing(self):
+        h = {"X-Baton-Epoch": "9", "X-Baton-Drill": "true"}
+        status, resp = self.post_as_baton("/promote", h)
+        self.assertEqual((status, resp.get("drill")), (200, True))
+        self.assertEqual(oracle.call(self.url, "state")[1]["resources"], {})
+
+    def test_with_writes_need_primary_a_fenced_db_refuses_writes_until_promoted(self):
+        self.oracle.writes_need_primary = True
+        self.assertEqual(oracle.call(self.url, "write", {"id": 1, "token": 1})[1]["reason"], "not-primary")
+        self.assertEqual(oracle.call(self.url, "promote", {"token": 1})[0], 200)
+        self.assertEqual(oracle.call(self.url, "write", {"id": 2, "token": 1})[0], 200)
+        self.assertEqual(oracle.call(self.url, "fence", {"token": 1})[0], 200)
+        status, resp = oracle.call(self.url, "write", {"id": 3, "token": 1})
+        self.assertEqual((status, resp["reason"], resp["role"]), (409, "not-primary", "fenced"))
+        self.assertEqual(oracle.call(self.url, "read")[1]["ids"], [2])
+        evs = check.normalize(read_jsonl(self.log))
+        self.assertIs(check.check_fencing(evs, check.Config())["valid"], True,
+                      "a not-primary reject is not a false fence")
+
     def test_an_unknown_path_is_404(self):
         self.assertEqual(oracle.call(self.url, "nothing", {"token": 1})[0], 404)
 
