@@ -50,7 +50,8 @@ static void reply(struct baton_http_exchange *ex, int status, json_t *j)
 	free(body);
 }
 
-static void audit(struct baton_node *n, const char *key_id, const char *op, const char *reason, const char *remote)
+static void audit(struct baton_node *n, const char *key_id, const char *op, const char *reason, const char *remote,
+		  const Baton__CommandBody *signed_body)
 {
 	uint64_t now = uv_now(n->loop);
 	Baton__Command cmd;
@@ -61,7 +62,9 @@ static void audit(struct baton_node *n, const char *key_id, const char *op, cons
 		n->audit_window_ms = now;
 		n->audits_in_window = 0;
 	}
-	if (n->audits_in_window++ >= AUDITS_PER_SECOND)
+	/* Refusals of validly signed commands always go in (they burn the
+	 * nonce; only key holders can cause them); anonymous ones are capped. */
+	if (signed_body == NULL && n->audits_in_window++ >= AUDITS_PER_SECOND)
 		return;
 	baton_node_cmd_init(n, &cmd, id, "");
 	a.outcome = "rejected";
@@ -69,18 +72,25 @@ static void audit(struct baton_node *n, const char *key_id, const char *op, cons
 	a.op = (char *)op;
 	a.reason = (char *)reason;
 	a.remote = (char *)remote;
+	if (signed_body != NULL) {
+		a.has_nonce = true;
+		a.nonce = signed_body->nonce;
+		a.has_nonce_expires_at_ms = true;
+		a.nonce_expires_at_ms = signed_body->expires_at_ms;
+	}
 	cmd.body_case = BATON__COMMAND__BODY_AUDIT;
 	cmd.audit = &a;
 	(void)baton_member_propose(&n->member, &cmd, NULL, NULL);
 }
 
 static void refuse(struct baton_node *n, struct baton_http_exchange *ex, int status, const char *code,
-		   const char *message, const char *key_id, const char *op, const char *remote)
+		   const char *message, const char *key_id, const char *op, const char *remote,
+		   const Baton__CommandBody *signed_body)
 {
 	count(n, strcmp(code, "replayed") == 0 ? "replayed" : strcmp(code, "stale-epoch") == 0 ? "stale-epoch" : "refused");
 	log_notice("command", "refused", "code=%s key=%s op=%s from=%s reason=\"%s\"", code, key_id ? key_id : "-",
 		   op ? op : "-", remote, message);
-	audit(n, key_id, op, message, remote);
+	audit(n, key_id, op, message, remote, signed_body);
 	reply(ex, status, json_pack("{s:s,s:s}", "error", code, "message", message));
 }
 
@@ -214,42 +224,42 @@ void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex,
 		return;
 	}
 	if (req->body_len > BATON_OPCMD_MAX_BYTES) {
-		refuse(n, ex, 413, "oversized", "command larger than 64 KiB", NULL, NULL, req->remote_addr);
+		refuse(n, ex, 413, "oversized", "command larger than 64 KiB", NULL, NULL, req->remote_addr, NULL);
 		return;
 	}
 	env = baton__signed_envelope__unpack(NULL, req->body_len, req->body);
 	if (env == NULL) {
 		refuse(n, ex, 400, "malformed", "the body is not a signed command envelope (baton.SignedEnvelope)", NULL,
-		       NULL, req->remote_addr);
+		       NULL, req->remote_addr, NULL);
 		return;
 	}
 	if (n->opkeys.n == 0) {
 		refuse(n, ex, 403, "unknown-key", "this cluster has no operator keys (cluster.operators)", env->key_id, NULL,
-		       req->remote_addr);
+		       req->remote_addr, NULL);
 		goto out;
 	}
 	v = baton_opcmd_verify(&n->opkeys, env, baton_wall_ms(), &key, &b, err, sizeof err);
 	if (v != BATON_OPCMD_OK) {
 		refuse(n, ex, v == BATON_OPCMD_MALFORMED ? 400 : 403, baton_opcmd_verdict_name(v), err, env->key_id, NULL,
-		       req->remote_addr);
+		       req->remote_addr, NULL);
 		goto out;
 	}
 	op = baton_op_parse(b->op);
 	baton_hex(id, b->nonce.data, 8);
 	if (baton_fsm_nonce_seen(&n->fsm, b->nonce.data, b->nonce.len)) {
 		refuse(n, ex, 409, "replayed", "this signed command was already used (its nonce is in the replay set)",
-		       key->key_id, b->op, req->remote_addr);
+		       key->key_id, b->op, req->remote_addr, b);
 		goto out;
 	}
 	const struct baton_group_state *g = baton_fsm_group(&n->fsm, b->group);
 	if (g == NULL) {
-		refuse(n, ex, 404, "unknown-group", "no such failover group", key->key_id, b->op, req->remote_addr);
+		refuse(n, ex, 404, "unknown-group", "no such failover group", key->key_id, b->op, req->remote_addr, b);
 		goto out;
 	}
 	if (b->has_expect_epoch && b->expect_epoch != g->epoch) {
 		snprintf(err, sizeof err, "the command expects epoch %" PRIu64 " but the group is at epoch %" PRIu64
 					  " (active %s): check status and sign again", b->expect_epoch, g->epoch, g->active);
-		refuse(n, ex, 409, "stale-epoch", err, key->key_id, b->op, req->remote_addr);
+		refuse(n, ex, 409, "stale-epoch", err, key->key_id, b->op, req->remote_addr, b);
 		goto out;
 	}
 	Baton__OperatorCommand oc = BATON__OPERATOR_COMMAND__INIT;
@@ -263,7 +273,7 @@ void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex,
 		const struct baton_pending *p = baton_fsm_pending(&n->fsm, pid);
 		if (p == NULL) {
 			snprintf(err, sizeof err, "no pending command %s (expired, executed, or never proposed)", pid ? pid : "");
-			refuse(n, ex, 404, "unknown", err, key->key_id, b->op, req->remote_addr);
+			refuse(n, ex, 404, "unknown", err, key->key_id, b->op, req->remote_addr, b);
 			goto out;
 		}
 		pending_body = baton__command_body__unpack(NULL, p->body_len, p->body);
@@ -284,7 +294,7 @@ void baton_commands_handle(struct baton_node *n, struct baton_http_exchange *ex,
 			if (strcmp(rule, "no-target") == 0)
 				snprintf(err, sizeof err, "%s needs a target region (--to)", b->op);
 			snprintf(msg, sizeof msg, "target not ready (%s): %s", rule, err);
-			refuse(n, ex, 422, "target-not-ready", msg, key->key_id, b->op, req->remote_addr);
+			refuse(n, ex, 422, "target-not-ready", msg, key->key_id, b->op, req->remote_addr, b);
 			if (pending_body != NULL)
 				baton__command_body__free_unpacked(pending_body, NULL);
 			goto out;

@@ -457,6 +457,7 @@ static void leader_duties(struct baton_node *n, unsigned g, uint64_t now)
 	if (active_down && cg->down_since_ms == 0) {
 		cg->down_since_ms = now;
 		cg->revoked = true;
+		baton_strlcpy(cg->revoked_region, gs->active, sizeof cg->revoked_region);
 		log_notice("decide", "active region is objectively down; its lease is revoked", "group=%s region=%s",
 			   n->cfg.cluster.groups[g].name, gs->active);
 	} else if (!active_down && cg->down_since_ms != 0) {
@@ -540,7 +541,9 @@ static void handle_lease(struct baton_node *n, const Baton__PeerRequest *req, st
 		reply_lease(reply, false, why, gs->epoch, gs->active);
 		return;
 	}
-	if (n->groups[g].revoked) {
+	/* Only the region that was found down: the region that just took over
+	 * must get its first lease although the flag is still up this tick. */
+	if (n->groups[g].revoked && strcmp(n->groups[g].revoked_region, lr->region) == 0) {
 		reply_lease(reply, false, "lease revoked: the region is objectively down", gs->epoch, gs->active);
 		return;
 	}
@@ -658,14 +661,20 @@ void baton_coord_tick(struct baton_node *n)
 {
 	uint64_t now = uv_now(n->loop);
 
-	if (n->stopping || n->stop_requested || !baton_node_caught_up(n))
+	if (n->stopping || n->stop_requested)
+		return;
+	/* The holder's duties come first and ALWAYS run: a coordinator cut off
+	 * from the leader is exactly the one that is not caught up, and it must
+	 * still fence itself when its lease runs out (found by jepsen/: an
+	 * isolated active region kept acting while another was promoted). */
+	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++)
+		holder_duties(n, g, now);
+	if (!baton_node_caught_up(n))
 		return;
 	observer_duties(n);
 	baton_node_health_duties(n);
 	baton_exec_rejoin_duties(n);
-	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++) {
-		holder_duties(n, g, now);
+	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++)
 		if (baton_member_is_ready_leader(&n->member))
 			leader_duties(n, g, now);
-	}
 }

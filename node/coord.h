@@ -17,6 +17,7 @@ struct baton_coord_group {
 	uint64_t last_grant_ms;       /* last lease renewal granted to the active region */
 	uint64_t down_since_ms;       /* active region objectively down since, 0 = up */
 	bool revoked;                 /* renewals refused: the active region is objectively down */
+	char revoked_region[BATON_NAME_LEN];
 	bool proposing;               /* a transition/freeze proposal is in flight */
 	char last_decision[192];      /* decision|rule|target last written to the history */
 	struct baton_decide_output decision;

@@ -946,6 +946,9 @@ static int dispatch(struct apply_ctx *c)
 		return apply_rejoin_result(c, cmd->rejoin_result);
 	case BATON__COMMAND__BODY_AUDIT: {
 		const Baton__Audit *a = cmd->audit;
+		if (a->has_nonce && a->nonce.len >= 16 && a->nonce.len <= 32 &&
+		    !baton_fsm_nonce_seen(c->f, a->nonce.data, a->nonce.len))
+			nonce_add(c->f->st, a->nonce.data, a->nonce.len, a->nonce_expires_at_ms);
 		event(c, "command", a->outcome, 0, a->key_id, "%s refused: %s%s%s%s", a->op ? a->op : "command",
 		      a->reason ? a->reason : "", a->remote && a->remote[0] ? " (from " : "",
 		      a->remote && a->remote[0] ? a->remote : "", a->remote && a->remote[0] ? ")" : "");

@@ -429,6 +429,17 @@ class SignedCommandsTest(CommandsBase):
         self.assertIn("already used", reply["message"])
         self.assertEqual(self.ctl("unfreeze", key="alice")[0], 0)
 
+    def test_a_refused_command_can_never_take_effect_later(self):
+        # Refused before the log (target not ready): its nonce is burned all
+        # the same, so the same envelope cannot succeed once the target is ready.
+        data, desc = self.sign("switchover", "--to", "nowhere", key="alice")  # refused: no such region
+        status, reply, _ = post(self.leader().api + "/v1/commands", data)
+        self.assertEqual((status, reply["error"]), (422, "target-not-ready"))
+        def replay_refused():
+            st, rep, _ = post(self.leader().api + "/v1/commands", data)
+            return st == 409 and rep["error"] == "replayed"
+        wait_for(replay_refused, 10, "the refused envelope's nonce to be in the replay set")
+
     def test_wrong_cluster(self):
         self.refused_both_ways(["freeze", "--reason", "x", "--cluster-id", "staging"], "alice", "wrong-cluster", 403,
                                "command is for cluster 'staging', this is 'demo'")
