@@ -432,7 +432,13 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 		for (unsigned j = 0; j < in.n_regions; j++)
 			fprintf(f, "baton_region_objectively_down{group=\"%s\",region=\"%s\"} %d\n", n->fsm.st->groups[gi].name,
 				dr[j].name, dr[j].down);
-		fprintf(f, "# TYPE baton_standby_ready gauge\n");
+	}
+	/* One TYPE line per family (the exposition format forbids repeats). */
+	fprintf(f, "# TYPE baton_standby_ready gauge\n");
+	for (unsigned gi = 0; gi < n->fsm.st->n_groups && gi < n->cfg.cluster.n_groups; gi++) {
+		struct baton_decide_region dr[BATON_MAX_REGIONS];
+		struct baton_decide_input in;
+		baton_coord_decide_input(n, gi, dr, &in);
 		for (unsigned j = 0; j < in.n_regions; j++) {
 			char why[160];
 			const char *rule;
@@ -487,9 +493,12 @@ static void metrics(struct baton_node *n, struct baton_http_exchange *ex)
 		   "# TYPE baton_commands_total counter\n");
 	for (unsigned i = 0; baton_cmd_outcomes[i] != NULL; i++)
 		fprintf(f, "baton_commands_total{outcome=\"%s\"} %" PRIu64 "\n", baton_cmd_outcomes[i], n->cmd_outcomes[i]);
+	/* The family is declared on every node so that dashboards and alert rules
+	 * validate against any of them; only the ready leader has samples, because
+	 * only it decides. */
+	fprintf(f, "# HELP baton_decision The leader's current decision per group (1 for the current one).\n"
+		   "# TYPE baton_decision gauge\n");
 	if (baton_member_is_ready_leader(&n->member)) {
-		fprintf(f, "# HELP baton_decision The leader's current decision per group (1 for the current one).\n"
-			   "# TYPE baton_decision gauge\n");
 		for (unsigned gi = 0; gi < n->cfg.cluster.n_groups; gi++)
 			for (int d = 0; d < BATON_DECIDE_NR; d++)
 				fprintf(f, "baton_decision{group=\"%s\",decision=\"%s\"} %d\n", n->cfg.cluster.groups[gi].name,

@@ -103,6 +103,9 @@ class ClusterTest(unittest.TestCase):
         import urllib.request
         text = urllib.request.urlopen(self.leader.api + "/metrics", timeout=2).read().decode()
         exposed = set(re.findall(r"^(?:# TYPE )?(baton_[a-z_]+)", text, re.M))
+        declared = re.findall(r"^# TYPE (baton_[a-z_]+)", text, re.M)
+        self.assertEqual(sorted(x for x in set(declared) if declared.count(x) > 1), [],
+                         "a metric family is declared twice")
         mon = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "monitoring")
         for f in os.listdir(mon):
             with open(os.path.join(mon, f)) as fh:
