@@ -78,6 +78,27 @@ int baton_cli_bad_option(const char *cmd, char *argv[], int c)
 	return BATON_CLI_USAGE;
 }
 
+int baton_cli_no_operands(const char *cmd, int argc, char *argv[])
+{
+	if (optind >= argc)
+		return BATON_CLI_OK;
+	fprintf(stderr, "batonctl %s: unexpected argument '%s'\nTry 'batonctl %s --help'.\n", cmd, argv[optind], cmd);
+	return BATON_CLI_USAGE;
+}
+
+int baton_cli_start(const char *cmd, int argc, char *argv[], const char *cluster, struct baton_cli_client *client)
+{
+	char err[256];
+
+	if (baton_cli_no_operands(cmd, argc, argv) != BATON_CLI_OK)
+		return BATON_CLI_USAGE;
+	if (baton_cli_client_init(client, cluster, err, sizeof err) != 0) {
+		fprintf(stderr, "batonctl %s: %s\n", cmd, err);
+		return BATON_CLI_USAGE;
+	}
+	return BATON_CLI_OK;
+}
+
 static int dispatch(int argc, char *argv[], const struct baton_cli_opts *g)
 {
 	for (size_t i = 0; i < BATON_ARRAY_SIZE(cmds); i++)

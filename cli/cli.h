@@ -36,6 +36,13 @@ int baton_cli_signed_main(int argc, char *argv[], const struct baton_cli_opts *g
 /* getopt_long() returned @c ('?' or ':') in subcommand @cmd ("" = before the command): say what was
  * wrong and where help is, on stderr. Returns BATON_CLI_USAGE. */
 int baton_cli_bad_option(const char *cmd, char *argv[], int c);
+/* After option parsing: refuse a leftover argument (argv[optind]), saying so. Returns
+ * BATON_CLI_OK or BATON_CLI_USAGE. */
+int baton_cli_no_operands(const char *cmd, int argc, char *argv[]);
+struct baton_cli_client;
+/* baton_cli_no_operands(), then the endpoint list from @cluster into @client. Returns
+ * BATON_CLI_OK, or BATON_CLI_USAGE with the reason on stderr. */
+int baton_cli_start(const char *cmd, int argc, char *argv[], const char *cluster, struct baton_cli_client *client);
 
 /* "2026-03-14 09:26:53Z" (UTC, from ms since the epoch). */
 void baton_cli_format_utc(char *out, size_t n, uint64_t at_ms);

@@ -71,7 +71,7 @@ int baton_cli_history_main(int argc, char *argv[], const struct baton_cli_opts *
 	const char *cluster = g->cluster;
 	uint64_t since = 0, limit = 500;
 	bool json = false;
-	char err[512], path[96];
+	char path[96];
 	const json_t *events;
 	int c, rv = BATON_CLI_OK;
 
@@ -101,15 +101,8 @@ int baton_cli_history_main(int argc, char *argv[], const struct baton_cli_opts *
 			return baton_cli_bad_option("history", argv, c);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "batonctl history: unexpected argument '%s'\nTry 'batonctl history --help'.\n",
-			argv[optind]);
+	if (baton_cli_start("history", argc, argv, cluster, &client) != BATON_CLI_OK)
 		return BATON_CLI_USAGE;
-	}
-	if (baton_cli_client_init(&client, cluster, err, sizeof err) != 0) {
-		fprintf(stderr, "batonctl history: %s\n", err);
-		return BATON_CLI_USAGE;
-	}
 	snprintf(path, sizeof path, "/v1/history?since=%" PRIu64 "&limit=%" PRIu64, since, limit);
 	if (baton_cli_get_first(&client, 0, path, &r) != 0) {
 		fprintf(stderr, "batonctl history: no endpoint answered:\n%s", client.errors);

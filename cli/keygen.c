@@ -102,11 +102,8 @@ int baton_cli_keygen_main(int argc, char *argv[], const struct baton_cli_opts *g
 			return baton_cli_bad_option("keygen", argv, c);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "batonctl keygen: unexpected argument '%s'\nTry 'batonctl keygen --help'.\n",
-			argv[optind]);
+	if (baton_cli_no_operands("keygen", argc, argv) != BATON_CLI_OK)
 		return BATON_CLI_USAGE;
-	}
 	if (name == NULL) {
 		fprintf(stderr, "batonctl keygen: --name NAME is required (the operator the key belongs to)\n"
 				"Try 'batonctl keygen --help'.\n");

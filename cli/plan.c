@@ -90,7 +90,7 @@ int baton_cli_plan_main(int argc, char *argv[], const struct baton_cli_opts *g)
 	struct baton_cli_client client;
 	struct baton_cli_reply st = {0}, plan = {0};
 	const json_t *l, *groups;
-	char err[512], path[512], asked_by[BATON_CLI_URL_LEN + 64];
+	char path[512], asked_by[BATON_CLI_URL_LEN + 64];
 	bool json = false, known_kind = false, found = false;
 	char *eto = NULL, *egroup = NULL;
 	int c, rv = BATON_CLI_OK;
@@ -124,20 +124,18 @@ int baton_cli_plan_main(int argc, char *argv[], const struct baton_cli_opts *g)
 	}
 	for (size_t i = 0; i < BATON_ARRAY_SIZE(plan_kinds); i++)
 		known_kind |= strcmp(kind, plan_kinds[i]) == 0;
-	if (optind < argc || !known_kind || ((to == NULL || to[0] == '\0') && strcmp(kind, "failback") != 0)) {
-		if (optind < argc)
-			fprintf(stderr, "batonctl plan: unexpected argument '%s'\n", argv[optind]);
-		else if (!known_kind)
+	if (baton_cli_no_operands("plan", argc, argv) != BATON_CLI_OK)
+		return BATON_CLI_USAGE;
+	if (!known_kind || ((to == NULL || to[0] == '\0') && strcmp(kind, "failback") != 0)) {
+		if (!known_kind)
 			fprintf(stderr, "batonctl plan: --kind '%s': use failover, switchover, failback or drill\n", kind);
 		else
 			fprintf(stderr, "batonctl plan: which region? --to REGION\n");
 		fprintf(stderr, "Try 'batonctl plan --help'.\n");
 		return BATON_CLI_USAGE;
 	}
-	if (baton_cli_client_init(&client, cluster, err, sizeof err) != 0) {
-		fprintf(stderr, "batonctl plan: %s\n", err);
+	if (baton_cli_start("plan", argc, argv, cluster, &client) != BATON_CLI_OK)
 		return BATON_CLI_USAGE;
-	}
 	if (baton_cli_get_first(&client, 0, "/v1/status", &st) != 0) {
 		fprintf(stderr, "batonctl plan: no endpoint answered:\n%s", client.errors);
 		return BATON_CLI_UNREACHABLE;

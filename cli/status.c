@@ -448,7 +448,6 @@ int baton_cli_status_main(int argc, char *argv[], const struct baton_cli_opts *g
 	struct status_view v = {0};
 	const char *group = NULL, *cluster = g->cluster;
 	bool json = false;
-	char err[512];
 	int c, rv;
 
 	for (;;) {
@@ -472,15 +471,8 @@ int baton_cli_status_main(int argc, char *argv[], const struct baton_cli_opts *g
 			return baton_cli_bad_option("status", argv, c);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "batonctl status: unexpected argument '%s'\nTry 'batonctl status --help'.\n",
-			argv[optind]);
+	if (baton_cli_start("status", argc, argv, cluster, &client) != BATON_CLI_OK)
 		return BATON_CLI_USAGE;
-	}
-	if (baton_cli_client_init(&client, cluster, err, sizeof err) != 0) {
-		fprintf(stderr, "batonctl status: %s\n", err);
-		return BATON_CLI_USAGE;
-	}
 	rv = status_fetch(&client, &v);
 	if (rv != 0)
 		return rv;
