@@ -31,6 +31,7 @@ static const struct baton_cli_cmd {
 	{"skip-step", baton_cli_signed_main, "Skip a failed/pending step: --step STEP (signed, 2 operators)"},
 	{"approve", baton_cli_signed_main, "Approve another operator's command: ID (signed)"},
 	{"reverse", baton_cli_signed_main, "Old primary's region rejoins as a replica [--region R] (signed)"},
+	{"recover", baton_cli_signed_main, "After losing a majority: --voters M,... --out F (signed, 2 operators)"},
 };
 
 static void usage(FILE *f)

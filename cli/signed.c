@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* batonctl's signed commands: switchover, failover, failback, freeze, unfreeze,
- * drill, retry-step, skip-step, approve, reverse.
+ * drill, retry-step, skip-step, approve, reverse, recover.
  *
  * They share everything but their arguments, so one file holds them, with a
  * table that says which options each takes. The flow:
@@ -43,7 +43,7 @@
 #define SIGNED_MAX_TTL_S 86400
 #define SIGNED_POST_TIMEOUT_MS 15000 /* the leader answers once the command is committed */
 #define SIGNED_NONCE_LEN 16
-#define SIGNED_MAX_ARGS 7
+#define SIGNED_MAX_ARGS 8
 
 enum {
 	NEED_TO = 1u << 0,
@@ -54,6 +54,7 @@ enum {
 	NEED_ID = 1u << 5,
 	NEED_REASON = 1u << 6,
 	ALLOW_REGION = 1u << 7,
+	NEED_VOTERS = 1u << 8,   /* recover: cluster-wide, never sent, only written with --out */
 };
 
 static const struct signed_op {
@@ -88,11 +89,18 @@ static const struct signed_op {
 	{"reverse", ALLOW_REGION, "[--region REGION]",
 	 "After a failover, have REGION (default: the region active before) rejoin as a replica of\n"
 	 "the active region: its own coordinator runs its rejoin steps (e.g. pg_rewind)."},
+	{"recover", NEED_VOTERS, "--voters MEMBER,... --out FILE",
+	 "After the PERMANENT loss of a majority: sign the forced reconfiguration that keeps only the\n"
+	 "members named (by name or id). Nothing is sent: two operators each write one file, and\n"
+	 "'batond --recover FILE1 FILE2' runs on every surviving member while it is stopped\n"
+	 "(docs/runbook.md, \"Lost majority\"). The first leader afterwards records it and moves every\n"
+	 "group's epoch up by one. The members left out must never start again with their data."},
 };
 
 struct signed_args {
 	const struct signed_op *op;
 	const char *to, *step, *transition, *reason, *group, *key_path, *cluster, *cluster_id, *out, *id, *region;
+	char voters[256]; /* --voters, sorted, without duplicates: both operators sign the same text */
 	bool force, json, dry_run, has_epoch;
 	uint64_t ttl_s, epoch;
 };
@@ -142,6 +150,8 @@ static void usage(FILE *f, const struct signed_op *op)
 		fprintf(f, "  -f, --force          skip the target readiness check (needs a second operator)\n");
 	if (op->flags & ALLOW_REGION)
 		fprintf(f, "  -R, --region REGION  the region that rejoins (default: the one active before)\n");
+	if (op->flags & NEED_VOTERS)
+		fprintf(f, "  -V, --voters LIST    the members that stay (names or ids, comma-separated)\n");
 	if (op->flags & NEED_STEP)
 		fprintf(f, "  -s, --step STEP      the plan step\n"
 			   "  -T, --transition ID  the transition (default: the group's current one)\n");
@@ -176,6 +186,41 @@ __attribute__((format(printf, 2, 3))) static int signed_usage_error(const struct
 	return BATON_CLI_USAGE;
 }
 
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* "witness, eu-west" -> "eu-west,witness"; false on an empty item, a duplicate
+ * or a character that is not a name character. */
+static bool canonical_voters(const char *in, char *out, size_t n)
+{
+	char buf[256], *items[16], *save = NULL;
+	size_t k = 0;
+
+	if (strlen(in) >= sizeof buf)
+		return false;
+	baton_strlcpy(buf, in, sizeof buf);
+	for (char *t = strtok_r(buf, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		if (k == BATON_ARRAY_SIZE(items) || strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							       "0123456789-_.") != strlen(t))
+			return false;
+		items[k++] = t;
+	}
+	if (k == 0)
+		return false;
+	qsort(items, k, sizeof items[0], cmp_str);
+	out[0] = '\0';
+	for (size_t i = 0; i < k; i++) {
+		size_t used = strlen(out);
+		if (i > 0 && strcmp(items[i], items[i - 1]) == 0)
+			return false;
+		if (snprintf(out + used, n - used, "%s%s", i > 0 ? "," : "", items[i]) >= (int)(n - used))
+			return false;
+	}
+	return true;
+}
+
 /* Options; returns -1 to go on, else an exit code. */
 static int signed_parse(int argc, char *argv[], const struct baton_cli_opts *g, struct signed_args *a)
 {
@@ -186,6 +231,7 @@ static int signed_parse(int argc, char *argv[], const struct baton_cli_opts *g, 
 		{"step", required_argument, NULL, 's'},
 		{"transition", required_argument, NULL, 'T'},
 		{"region", required_argument, NULL, 'R'},
+		{"voters", required_argument, NULL, 'V'},
 		{"reason", required_argument, NULL, 'r'},
 		{"group", required_argument, NULL, 'g'},
 		{"ttl", required_argument, NULL, 'L'},
@@ -205,7 +251,7 @@ static int signed_parse(int argc, char *argv[], const struct baton_cli_opts *g, 
 	a->cluster = g->cluster;
 	a->ttl_s = SIGNED_DEFAULT_TTL_S;
 	for (;;) {
-		c = getopt_long(argc, argv, ":t:fs:T:R:r:g:L:e:k:jno:c:h", opts, NULL);
+		c = getopt_long(argc, argv, ":t:fs:T:R:V:r:g:L:e:k:jno:c:h", opts, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
@@ -233,6 +279,13 @@ static int signed_parse(int argc, char *argv[], const struct baton_cli_opts *g, 
 			if (!(op->flags & ALLOW_REGION))
 				return signed_usage_error(op, "--region does not apply to %s", op->name);
 			a->region = optarg;
+			break;
+		case 'V':
+			if (!(op->flags & NEED_VOTERS))
+				return signed_usage_error(op, "--voters does not apply to %s", op->name);
+			if (!canonical_voters(optarg, a->voters, sizeof a->voters))
+				return signed_usage_error(op, "--voters wants member names or ids separated by commas, "
+							      "each once, not '%s'", optarg);
 			break;
 		case 'r':
 			a->reason = optarg;
@@ -290,6 +343,13 @@ static int signed_parse(int argc, char *argv[], const struct baton_cli_opts *g, 
 		return signed_usage_error(op, "%s needs a step: --step STEP", op->name);
 	if ((op->flags & NEED_REASON) && (a->reason == NULL || a->reason[0] == '\0'))
 		return signed_usage_error(op, "%s needs a reason: --reason TEXT (it is shown in status)", op->name);
+	if ((op->flags & NEED_VOTERS) && a->voters[0] == '\0')
+		return signed_usage_error(op, "%s needs the members that stay: --voters MEMBER,...", op->name);
+	if ((op->flags & NEED_VOTERS) && a->out == NULL)
+		return signed_usage_error(op, "%s is never sent to the cluster: write it with --out FILE and give it to "
+					      "'batond --recover' on each surviving member", op->name);
+	if (op->flags & NEED_VOTERS)
+		a->dry_run = true;
 	if (a->out != NULL && !a->dry_run)
 		return signed_usage_error(op, "%s", "--out needs --dry-run (a command is either sent or saved)");
 	if (a->cluster_id != NULL && (a->cluster_id[0] == '\0' || strlen(a->cluster_id) >= 64))
@@ -344,7 +404,7 @@ static int signed_context(const struct signed_args *a, struct baton_cli_client *
 	if (a->group != NULL)
 		baton_strlcpy(ctx->group, a->group, sizeof ctx->group);
 	ctx->epoch = a->epoch;
-	if (a->cluster_id != NULL && a->has_epoch)
+	if (a->cluster_id != NULL && (a->has_epoch || (a->op->flags & NEED_VOTERS)))
 		return -1;
 	if (baton_cli_get_first(client, 0, "/v1/status", &first) != 0) {
 		fprintf(stderr, "batonctl %s: nothing signed: no endpoint answered /v1/status:\n%s", a->op->name,
@@ -367,7 +427,13 @@ static int signed_context(const struct signed_args *a, struct baton_cli_client *
 				     : strcmp(baton_cli_jstr(gi, "name", ""), a->group) == 0)
 			gj = gi;
 	}
-	if (gj == NULL && a->group != NULL) {
+	if (a->op->flags & NEED_VOTERS) {
+		/* Cluster-wide: only the cluster id matters (every group's epoch moves). */
+		if (ctx->cluster_id[0] == '\0') {
+			fprintf(stderr, "batonctl %s: %s did not say its cluster id\n", a->op->name, r->url);
+			rv = BATON_CLI_UNREACHABLE;
+		}
+	} else if (gj == NULL && a->group != NULL) {
 		fprintf(stderr, "batonctl %s: unknown group '%s' (groups: %s)\n", a->op->name, a->group,
 			names[0] ? names : "none");
 		rv = BATON_CLI_USAGE;
@@ -409,6 +475,7 @@ static int signed_build(const struct signed_args *a, const struct signed_context
 		{"transition", a->transition},
 		{"id", a->id},
 		{"region", a->region},
+		{"voters", a->voters[0] ? a->voters : NULL},
 	};
 
 	for (size_t i = 0; i < SIGNED_MAX_ARGS; i++) {
@@ -432,7 +499,7 @@ static int signed_build(const struct signed_args *a, const struct signed_context
 	body.nonce.data = cmd->nonce;
 	body.nonce.len = sizeof cmd->nonce;
 	body.cluster_id = (char *)ctx->cluster_id;
-	body.has_expect_epoch = true;
+	body.has_expect_epoch = !(a->op->flags & NEED_VOTERS);
 	body.expect_epoch = ctx->epoch;
 	body.group = ctx->group[0] != '\0' ? (char *)ctx->group : NULL;
 	body.approves = (char *)a->id;
@@ -472,6 +539,8 @@ static void signed_describe(const struct signed_args *a, const struct signed_con
 			 a->transition ? a->transition : "");
 	else if (a->op->flags & NEED_ID)
 		snprintf(out, n, "approval of command %s (group %s)", a->id, g);
+	else if (a->op->flags & NEED_VOTERS)
+		snprintf(out, n, "forced reconfiguration keeping only %s", a->voters);
 	else if (a->op->flags & ALLOW_REGION)
 		snprintf(out, n, "%s of group %s: %s rejoins as a replica", a->op->name, g,
 			 a->region != NULL ? a->region : "the region active before");
@@ -523,10 +592,18 @@ static int signed_dry_run(const struct signed_args *a, const struct signed_conte
 	baton_cli_format_utc(until, sizeof until, cmd->expires_at_ms);
 	printf("signed, not sent (--dry-run): %s\n", what);
 	printf("  command id:  %s\n", cmd->id);
-	printf("  cluster:     %s, expects epoch %" PRIu64 "\n", ctx->cluster_id, ctx->epoch);
+	if (a->op->flags & NEED_VOTERS)
+		printf("  cluster:     %s (every group)\n", ctx->cluster_id);
+	else
+		printf("  cluster:     %s, expects epoch %" PRIu64 "\n", ctx->cluster_id, ctx->epoch);
 	printf("  key:         %s (key id %s)\n", key->name, key->key_id);
 	printf("  valid:       %s to %s\n", from, until);
-	if (a->out != NULL)
+	if (a->out != NULL && (a->op->flags & NEED_VOTERS))
+		printf("  envelope:    %zu bytes written to %s\n"
+		       "next: a second operator signs the same --voters; then, on each surviving member, stopped:\n"
+		       "  batond --config FILE --recover %s OTHER_FILE\n",
+		       cmd->envelope_len, a->out, a->out);
+	else if (a->out != NULL)
 		printf("  envelope:    %zu bytes written to %s (POST it to /v1/commands as application/x-protobuf)\n",
 		       cmd->envelope_len, a->out);
 	else

@@ -380,6 +380,7 @@ static void tick_cb(uv_timer_t *t)
 		baton_coord_tick(n);
 		baton_exec_tick(n);
 	}
+	baton_node_recover_tick(n);
 	notify_systemd(n);
 }
 
@@ -481,7 +482,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 /* mkdir -p with 0700 for the last component; then lock it and prove it is
  * writable, so that "read-only file system" or "permission denied" is a
  * start-up error naming the path, not a raft I/O error later. */
-static int prepare_data_dir(struct baton_node *n, const char *dir, char *err, size_t errlen)
+int baton_node_prepare_data_dir(struct baton_node *n, const char *dir, char *err, size_t errlen)
 {
 	char path[BATON_PATH_LEN + 32];
 	int fd;
@@ -557,12 +558,16 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s --config FILE [--check-config] [-v]\n"
+		"       %s --config FILE --recover FILE1 FILE2\n"
 		"       %s --version\n\n"
 		"  -c, --config FILE    node configuration (default /etc/baton/baton.yaml)\n"
 		"      --check-config   validate FILE and exit (0 valid, 78 invalid)\n"
 		"  -v, --verbose        with --check-config: print the effective configuration\n"
+		"      --recover F1 F2  with this node stopped, after the permanent loss of a majority:\n"
+		"                       force the raft configuration to the voters named by two\n"
+		"                       operators' signed recover commands (batonctl recover --out)\n"
 		"      --version        print the version\n",
-		prog, prog);
+		prog, prog, prog);
 }
 
 static int check_only(const struct baton_node *n, const char *path, bool verbose)
@@ -575,6 +580,32 @@ static int check_only(const struct baton_node *n, const char *path, bool verbose
 	return EXIT_SUCCESS;
 }
 
+void baton_node_member_opts(const struct baton_node *n, struct baton_member_opts *mo, char *raft_dir, size_t len)
+{
+	memset(mo, 0, sizeof *mo);
+	mo->id = n->cfg.node.id;
+	snprintf(raft_dir, len, "%s/raft", n->cfg.node.data_dir);
+	mo->data_dir = raft_dir;
+	mo->bind = strcmp(n->cfg.node.raft_bind, n->cfg.self->raft) != 0 ? n->cfg.node.raft_bind : NULL;
+	for (unsigned i = 0; i < n->cfg.cluster.n_members; i++) {
+		mo->peers[i].id = n->cfg.cluster.members[i].id;
+		baton_strlcpy(mo->peers[i].address, n->cfg.cluster.members[i].raft, sizeof mo->peers[i].address);
+		mo->peers[i].witness = n->cfg.cluster.members[i].witness;
+	}
+	mo->n_peers = n->cfg.cluster.n_members;
+	mo->election_ms = (unsigned)n->cfg.cluster.raft.election_timeout_ms;
+	mo->heartbeat_ms = (unsigned)n->cfg.cluster.raft.heartbeat_ms;
+	mo->snapshot_threshold = (unsigned)n->cfg.cluster.raft.snapshot_threshold;
+	mo->snapshot_trailing = (unsigned)n->cfg.cluster.raft.snapshot_trailing;
+	mo->connect_retry_ms = (unsigned)n->cfg.cluster.raft.connect_retry_ms;
+	mo->witness = n->witness;
+#ifdef BATON_UNSAFE_SKIP_FIG8_GUARD
+	mo->guard_flags = 0;
+#else
+	mo->guard_flags = BATON_GUARD_ALL;
+#endif
+}
+
 static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen)
 {
 	struct baton_member_opts mo = {0};
@@ -585,7 +616,7 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	int port, rv;
 
 	n->loop = loop;
-	rv = prepare_data_dir(n, n->cfg.node.data_dir, err, errlen);
+	rv = baton_node_prepare_data_dir(n, n->cfg.node.data_dir, err, errlen);
 	if (rv != 0)
 		return rv;
 	rv = baton_fsm_open(&n->fsm, n->cfg.node.data_dir, err, errlen);
@@ -599,27 +630,10 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 		return -EINVAL;
 	}
 
-	mo.id = n->cfg.node.id;
-	snprintf(raft_dir, sizeof raft_dir, "%s/raft", n->cfg.node.data_dir);
-	mo.data_dir = raft_dir;
-	mo.bind = strcmp(n->cfg.node.raft_bind, n->cfg.self->raft) != 0 ? n->cfg.node.raft_bind : NULL;
-	for (unsigned i = 0; i < n->cfg.cluster.n_members; i++) {
-		mo.peers[i].id = n->cfg.cluster.members[i].id;
-		baton_strlcpy(mo.peers[i].address, n->cfg.cluster.members[i].raft, sizeof mo.peers[i].address);
-		mo.peers[i].witness = n->cfg.cluster.members[i].witness;
-	}
-	mo.n_peers = n->cfg.cluster.n_members;
-	mo.election_ms = (unsigned)n->cfg.cluster.raft.election_timeout_ms;
-	mo.heartbeat_ms = (unsigned)n->cfg.cluster.raft.heartbeat_ms;
-	mo.snapshot_threshold = (unsigned)n->cfg.cluster.raft.snapshot_threshold;
-	mo.snapshot_trailing = (unsigned)n->cfg.cluster.raft.snapshot_trailing;
-	mo.connect_retry_ms = (unsigned)n->cfg.cluster.raft.connect_retry_ms;
-	mo.witness = n->witness;
+	baton_node_recover_load(n);
+	baton_node_member_opts(n, &mo, raft_dir, sizeof raft_dir);
 #ifdef BATON_UNSAFE_SKIP_FIG8_GUARD
-	mo.guard_flags = 0;
 	log_crit("raft", "UNSAFE BUILD: Figure-8 commit guard disabled", NULL);
-#else
-	mo.guard_flags = BATON_GUARD_ALL;
 #endif
 	rv = baton_member_init(&n->member, loop, &mo, &n->fsm, &cbs, err, errlen);
 	if (rv != 0)
@@ -688,11 +702,12 @@ int baton_node_main(int argc, char **argv, bool witness)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
 		{"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},         {"recover", no_argument, NULL, 'R'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *prog = witness ? "baton-witness" : "batond";
 	const char *path = "/etc/baton/baton.yaml";
-	bool check = false, verbose = false;
+	bool check = false, verbose = false, recover = false;
 	struct baton_node *n;
 	uv_loop_t loop;
 	char err[512];
@@ -705,6 +720,9 @@ int baton_node_main(int argc, char **argv, bool witness)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'R':
+			recover = true;
 			break;
 		case 'v':
 			verbose = true;
@@ -720,7 +738,7 @@ int baton_node_main(int argc, char **argv, bool witness)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && !recover) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
 		usage(stderr, prog);
 		return 2;
@@ -763,6 +781,15 @@ int baton_node_main(int argc, char **argv, bool witness)
 		free(n);
 		return code;
 	}
+	if (recover) {
+		rv = baton_node_recover_offline(n, argv + optind, (unsigned)(argc - optind), err, sizeof err);
+		if (rv != 0)
+			fprintf(stderr, "%s: recover: nothing changed: %s\n", prog, err);
+		if (n->lock_fd >= 0)
+			close(n->lock_fd);
+		free(n);
+		return rv == 0 ? EXIT_SUCCESS : rv == -EINVAL ? 2 : EXIT_FAILURE;
+	}
 	baton_log_init(n->cfg.node.log_level, prog);
 	uv_loop_init(&loop);
 	rv = start(n, &loop, err, sizeof err);
@@ -797,6 +824,7 @@ int baton_node_main(int argc, char **argv, bool witness)
 		log_error("node", "loop did not close cleanly", "error=%s", uv_strerror(rv));
 	code = n->exit_code;
 	baton_health_done(n);
+	baton_node_recover_done(n);
 	baton_fsm_close(&n->fsm);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);

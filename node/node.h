@@ -74,6 +74,9 @@ struct baton_node {
 	/* loop latency: how late a 100 ms timer fires (a blocked loop shows here) */
 	uv_timer_t lag_timer;
 	uint64_t lag_expected_ms, lag_max_ms, lag_last_ms;
+	/* a forced reconfiguration waiting to be recorded (recover.c) */
+	Baton__Recovery *recovery;
+	bool recovery_proposing;
 };
 
 /* Initialise @cmd for proposing: a fresh cmd_id in @id, proposer and time. */
@@ -81,6 +84,18 @@ void baton_node_cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATO
 
 /* Parse argv, run until stopped, return the process exit code. */
 int baton_node_main(int argc, char **argv, bool witness);
+
+/* Create, lock (held in n->lock_fd) and write-probe the data dir. */
+int baton_node_prepare_data_dir(struct baton_node *n, const char *dir, char *err, size_t errlen);
+/* The raft member options from the config; @raft_dir receives the raft path. */
+void baton_node_member_opts(const struct baton_node *n, struct baton_member_opts *mo, char *raft_dir, size_t len);
+
+/* Forced reconfiguration (recover.c): `--recover FILE1 FILE2` with the node
+ * stopped; then, running, the marker it left is committed by the first leader. */
+int baton_node_recover_offline(struct baton_node *n, char *const files[], unsigned n_files, char *err, size_t errlen);
+void baton_node_recover_load(struct baton_node *n);
+void baton_node_recover_tick(struct baton_node *n);
+void baton_node_recover_done(struct baton_node *n);
 
 /* Operator commands (commands.c). */
 extern const char *const baton_cmd_outcomes[];

@@ -809,6 +809,9 @@ static int op_execute(struct apply_ctx *c, int op, const Baton__CommandBody *b, 
 		return op_step(c, op, b, by);
 	case BATON_OP_REVERSE:
 		return op_reverse(c, b, by);
+	case BATON_OP_RECOVER:
+		return reject(c, BATON_FSM_INVALID, "recover is not sent to the cluster: with the survivors stopped, run "
+						    "'batond --recover FILE1 FILE2' on each of them (docs/runbook.md)");
 	}
 	return reject(c, BATON_FSM_INVALID, "operation %s cannot be executed here", baton_op_name(op));
 }
@@ -913,6 +916,57 @@ out:
 	return rv;
 }
 
+/* A forced reconfiguration was done offline on the survivors (raft_recover);
+ * this records it. Two operators' envelopes are checked as of the moment the
+ * survivors checked them (@recovered_at_ms: they have usually expired by the
+ * time a leader commits this). Their nonces are burnt for good, so the same
+ * pair can never be used again, and every group's epoch moves up by one: any
+ * action still in flight from before the loss carries a lower fencing token
+ * than anything done afterwards. A running transition moves with its group
+ * (its next steps use the new token); steps already done stay done. */
+static int apply_recovery(struct apply_ctx *c, const Baton__Recovery *r)
+{
+	struct baton_fsm_state *st = c->f->st;
+	uint8_t nonces[2][32];
+	size_t nonce_lens[2];
+	char voters[BATON_TEXT_MAX], by[160], err[BATON_TEXT_MAX], id[17];
+	int v;
+
+	if (c->f->opkeys == NULL)
+		return reject(c, BATON_FSM_DENIED, "no operator keys are configured (cluster.operators)");
+	if (c->cmd->has_proposed_at_ms && r->recovered_at_ms > c->cmd->proposed_at_ms)
+		return reject(c, BATON_FSM_INVALID, "recovery checked at %llu, after it was proposed (%llu)",
+			      (unsigned long long)r->recovered_at_ms, (unsigned long long)c->cmd->proposed_at_ms);
+	v = baton_recovery_verify(c->f->opkeys, r->envelopes, r->n_envelopes, r->recovered_at_ms, voters, sizeof voters,
+				  by, sizeof by, nonces, nonce_lens, err, sizeof err);
+	if (v != BATON_OPCMD_OK) {
+		reject(c, BATON_FSM_DENIED, "recovery refused: %s", err);
+		event(c, "recover", "rejected", 0, NULL, "%s", c->res->message);
+		return BATON_FSM_DENIED;
+	}
+	baton_hex(id, nonces[0], 8);
+	if (baton_fsm_nonce_seen(c->f, nonces[0], nonce_lens[0]) || baton_fsm_nonce_seen(c->f, nonces[1], nonce_lens[1])) {
+		reject(c, BATON_FSM_REPLAY, "recovery %s was recorded before (its commands' nonces are used)", id);
+		return BATON_FSM_REPLAY;
+	}
+	for (unsigned i = 0; i < 2; i++)
+		nonce_add(st, nonces[i], nonce_lens[i], UINT64_MAX); /* never pruned */
+	for (unsigned gi = 0; gi < st->n_groups; gi++) {
+		struct baton_group_state *g = &st->groups[gi];
+		g->epoch++;
+		if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING)
+			g->tr.epoch = g->epoch;
+		c->res->epoch = g->epoch;
+		event(c, "recover", "ok", g->epoch, by,
+		      "forced reconfiguration %s (member %s): voters now %s; group %s at epoch %llu%s", id,
+		      r->member != NULL && r->member[0] ? r->member : "?", voters, g->name, (unsigned long long)g->epoch,
+		      g->active[0] ? "" : " (no active region yet)");
+	}
+	if (st->n_groups == 0)
+		event(c, "recover", "ok", 0, by, "forced reconfiguration %s: voters now %s", id, voters);
+	return BATON_FSM_OK;
+}
+
 static int dispatch(struct apply_ctx *c)
 {
 	const Baton__Command *cmd = c->cmd;
@@ -944,6 +998,8 @@ static int dispatch(struct apply_ctx *c)
 		return apply_operator(c, cmd->operator_);
 	case BATON__COMMAND__BODY_REJOIN_RESULT:
 		return apply_rejoin_result(c, cmd->rejoin_result);
+	case BATON__COMMAND__BODY_RECOVERY:
+		return apply_recovery(c, cmd->recovery);
 	case BATON__COMMAND__BODY_AUDIT: {
 		const Baton__Audit *a = cmd->audit;
 		if (a->has_nonce && a->nonce.len >= 16 && a->nonce.len <= 32 &&

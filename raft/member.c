@@ -487,3 +487,69 @@ void baton_member_close(struct baton_member *m, void (*cb)(struct baton_member *
 	}
 	do_raft_close(m);
 }
+
+static void recover_closed_cb(struct raft *r)
+{
+	struct baton_member *m = BATON_CONTAINER_OF(r, struct baton_member, raft);
+
+	raft_uv_close(&m->io);
+	raft_uv_tcp_close(&m->transport);
+}
+
+int baton_member_recover(const struct baton_member_opts *o, const uint32_t *voters, unsigned n_voters, char *errbuf,
+			 size_t errlen)
+{
+	struct raft_fsm no_fsm = {0}; /* raft_recover() never applies anything */
+	struct raft_configuration conf;
+	struct baton_member *m;
+	const struct baton_member_peer *self;
+	uv_loop_t loop;
+	int rv;
+
+	m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return fail(errbuf, errlen, -ENOMEM, "out of memory%s", "");
+	m->opts = *o;
+	self = peer(m, o->id);
+	if (self == NULL) {
+		free(m);
+		return fail(errbuf, errlen, -EINVAL, "member %s is not in the peer list", "self");
+	}
+	raft_configuration_init(&conf);
+	for (unsigned i = 0; i < n_voters; i++) {
+		const struct baton_member_peer *p = peer(m, voters[i]);
+		if (p == NULL || raft_configuration_add(&conf, p->id, p->address, RAFT_VOTER) != 0) {
+			raft_configuration_close(&conf);
+			free(m);
+			snprintf(errbuf, errlen, "voter %u is not a member (or is listed twice)", voters[i]);
+			return -EINVAL;
+		}
+	}
+	uv_loop_init(&loop);
+	rv = raft_uv_tcp_init(&m->transport, &loop);
+	if (rv == 0 && (rv = raft_uv_init(&m->io, &loop, o->data_dir, &m->transport)) != 0) {
+		snprintf(errbuf, errlen, "data dir '%s': %s", o->data_dir, m->io.errmsg[0] ? m->io.errmsg : raft_strerror(rv));
+		raft_uv_tcp_close(&m->transport);
+	} else if (rv != 0) {
+		snprintf(errbuf, errlen, "raft transport: %s", raft_strerror(rv));
+	} else {
+		raft_uv_set_auto_recovery(&m->io, false);
+		rv = raft_init(&m->raft, &m->io, &no_fsm, o->id, self->address);
+		if (rv != 0) {
+			snprintf(errbuf, errlen, "data dir '%s': raft init: %s", o->data_dir, raft_errmsg(&m->raft));
+			raft_uv_close(&m->io);
+			raft_uv_tcp_close(&m->transport);
+		} else {
+			rv = raft_recover(&m->raft, &conf);
+			if (rv != 0)
+				snprintf(errbuf, errlen, "data dir '%s': raft recover: %s%s%s", o->data_dir, raft_strerror(rv),
+					 raft_errmsg(&m->raft)[0] ? ": " : "", raft_errmsg(&m->raft));
+			raft_close(&m->raft, recover_closed_cb);
+		}
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&loop);
+	raft_configuration_close(&conf);
+	free(m);
+	return rv == 0 ? 0 : -EIO;
+}

@@ -132,6 +132,14 @@ bool baton_member_is_ready_leader(const struct baton_member *m);
 /* Monotonic ms as raft sees it (uv_now). */
 uint64_t baton_member_now(struct baton_member *m);
 
+/* Offline, with no process running on @o->data_dir: make @voters (ids from
+ * @o->peers, self included) the whole raft configuration with raft_recover(),
+ * which appends a configuration entry to the local log. Used after the
+ * permanent loss of a majority, on every survivor (node/recover.c). Runs its
+ * own short-lived loop; returns 0 or a negative errno with a reason. */
+int baton_member_recover(const struct baton_member_opts *o, const uint32_t *voters, unsigned n_voters, char *errbuf,
+			 size_t errlen);
+
 /* Close: a leader first hands leadership to an up-to-date region voter
  * (bounded by one election timeout), then raft closes; @cb runs when every
  * handle is closed, after which uv_loop_close() returns 0. */

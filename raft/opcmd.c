@@ -14,7 +14,7 @@ static const char *const op_names[BATON_OP_NR] = {
 	[BATON_OP_SWITCHOVER] = "switchover", [BATON_OP_FAILOVER] = "failover",   [BATON_OP_FAILBACK] = "failback",
 	[BATON_OP_FREEZE] = "freeze",         [BATON_OP_UNFREEZE] = "unfreeze",   [BATON_OP_DRILL] = "drill",
 	[BATON_OP_RETRY_STEP] = "retry-step", [BATON_OP_SKIP_STEP] = "skip-step", [BATON_OP_APPROVE] = "approve",
-	[BATON_OP_REVERSE] = "reverse",
+	[BATON_OP_REVERSE] = "reverse",       [BATON_OP_RECOVER] = "recover",
 };
 
 const char *baton_op_name(int op)
@@ -179,4 +179,60 @@ int baton_opcmd_verify(const struct baton_opkeys *k, const Baton__SignedEnvelope
 	*ret_key = key;
 	*ret_body = b;
 	return BATON_OPCMD_OK;
+}
+
+int baton_recovery_verify(const struct baton_opkeys *k, Baton__SignedEnvelope *const *envs, size_t n_envs,
+			  uint64_t now_ms, char *voters, size_t voters_len, char *by, size_t by_len,
+			  uint8_t nonces[2][32], size_t nonce_lens[2], char *errbuf, size_t errlen)
+{
+	const struct baton_opkey *keys[2] = {NULL, NULL};
+	Baton__CommandBody *b[2] = {NULL, NULL};
+	char why[256];
+	const char *v[2];
+	int rv = BATON_OPCMD_OK;
+
+	if (n_envs != 2 || envs == NULL || envs[0] == NULL || envs[1] == NULL) {
+		snprintf(errbuf, errlen, "a recovery needs exactly two signed recover commands, by two operators "
+					 "(got %zu)", n_envs);
+		return BATON_OPCMD_MALFORMED;
+	}
+	for (unsigned i = 0; i < 2 && rv == BATON_OPCMD_OK; i++) {
+		rv = baton_opcmd_verify(k, envs[i], now_ms, &keys[i], &b[i], why, sizeof why);
+		if (rv != BATON_OPCMD_OK) {
+			snprintf(errbuf, errlen, "recover command %u: %s: %s", i + 1, baton_opcmd_verdict_name(rv), why);
+			break;
+		}
+		v[i] = baton_op_arg(b[i], "voters");
+		if (baton_op_parse(b[i]->op) != BATON_OP_RECOVER) {
+			snprintf(errbuf, errlen, "recover command %u is a signed '%s', not a 'recover'", i + 1, b[i]->op);
+			rv = BATON_OPCMD_MALFORMED;
+		} else if (v[i] == NULL || v[i][0] == '\0') {
+			snprintf(errbuf, errlen, "recover command %u names no voters", i + 1);
+			rv = BATON_OPCMD_MALFORMED;
+		}
+	}
+	if (rv == BATON_OPCMD_OK && strcmp(keys[0]->key_id, keys[1]->key_id) == 0) {
+		snprintf(errbuf, errlen, "both recover commands are signed by key %s (%s): a second operator must sign "
+					 "the other", keys[0]->key_id, keys[0]->name);
+		rv = BATON_OPCMD_MALFORMED;
+	} else if (rv == BATON_OPCMD_OK && strcmp(v[0], v[1]) != 0) {
+		snprintf(errbuf, errlen, "the two recover commands name different voters ('%s' and '%s')", v[0], v[1]);
+		rv = BATON_OPCMD_MALFORMED;
+	} else if (rv == BATON_OPCMD_OK && b[0]->nonce.len == b[1]->nonce.len &&
+		   memcmp(b[0]->nonce.data, b[1]->nonce.data, b[0]->nonce.len) == 0) {
+		snprintf(errbuf, errlen, "the two recover commands share a nonce");
+		rv = BATON_OPCMD_MALFORMED;
+	}
+	if (rv == BATON_OPCMD_OK) {
+		baton_strlcpy(voters, v[0], voters_len);
+		snprintf(by, by_len, "%s+%s", keys[0]->name, keys[1]->name);
+		for (unsigned i = 0; i < 2; i++) {
+			memcpy(nonces[i], b[i]->nonce.data, b[i]->nonce.len); /* 16..32 bytes: verified */
+			nonce_lens[i] = b[i]->nonce.len;
+		}
+	}
+	for (unsigned i = 0; i < 2; i++)
+		if (b[i] != NULL)
+			baton__command_body__free_unpacked(b[i], NULL);
+	return rv;
 }

@@ -27,6 +27,7 @@ enum baton_op {
 	BATON_OP_SKIP_STEP,
 	BATON_OP_APPROVE,
 	BATON_OP_REVERSE,          /* the old primary's region rejoins as a replica of the active one */
+	BATON_OP_RECOVER,          /* forced reconfiguration after losing a majority: offline, two keys */
 	BATON_OP_NR
 };
 const char *baton_op_name(int op);
@@ -83,5 +84,17 @@ const struct baton_opkey *baton_opkeys_find(const struct baton_opkeys *k, const 
  * was wrong in words an operator can act on. */
 int baton_opcmd_verify(const struct baton_opkeys *k, const Baton__SignedEnvelope *env, uint64_t now_ms,
 		       const struct baton_opkey **ret_key, Baton__CommandBody **ret_body, char *errbuf, size_t errlen);
+
+/* The two envelopes of a forced reconfiguration (`batonctl recover`, given to
+ * `batond --recover` on each surviving member and committed afterwards as a
+ * Recovery entry). Both must verify as of @now_ms as op "recover", be signed by
+ * two different authorized keys and name the same non-empty "voters" list.
+ * On success @voters receives that list and @by "name1+name2"; otherwise the
+ * reason, naming the envelope (1 or 2), is in @errbuf and the verdict of the
+ * failing envelope (or MALFORMED for a mismatch between them) is returned. The
+ * caller checks the nonces, copied to @nonces. */
+int baton_recovery_verify(const struct baton_opkeys *k, Baton__SignedEnvelope *const *envs, size_t n_envs,
+			  uint64_t now_ms, char *voters, size_t voters_len, char *by, size_t by_len,
+			  uint8_t nonces[2][32], size_t nonce_lens[2], char *errbuf, size_t errlen);
 
 #endif

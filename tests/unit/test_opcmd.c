@@ -502,6 +502,148 @@ static void opkeys_add_refuses_more_than_the_maximum(void **state)
 	assert_int_equal(f->keys.n, BATON_OPCMD_MAX_KEYS);
 }
 
+/* ---------------------------------------------------------------- recover */
+
+/* One half of a recovery: recover --voters @voters by @signer, nonce from @seed. */
+static void make_recover(struct cmd *c, const char *op, const char *voters, const struct test_key *signer,
+			 uint8_t seed)
+{
+	make_cmd(c);
+	c->body.op = (char *)op;
+	c->body.n_args = 0;
+	c->body.has_expect_epoch = false;
+	c->body.group = NULL;
+	if (voters != NULL)
+		set_arg(c, "voters", voters);
+	for (size_t i = 0; i < sizeof c->nonce; i++)
+		c->nonce[i] = (uint8_t)(seed + i);
+	sign(c, signer, signer->id);
+}
+
+struct recovery {
+	struct cmd a, b;
+	Baton__SignedEnvelope *envs[2];
+	struct test_key dave;
+	char voters[128], by[160];
+	uint8_t nonces[2][32];
+	size_t nonce_lens[2];
+};
+
+/* alice (all) and dave (recover only) are the two operators. */
+static struct recovery *recovery_new(struct fixture *f)
+{
+	struct recovery *r = calloc(1, sizeof *r);
+
+	assert_non_null(r);
+	key_from_seed(&r->dave, 4);
+	assert_int_equal(baton_opkeys_add(&f->keys, "dave", r->dave.hex, "recover", f->err, sizeof f->err), 0);
+	r->envs[0] = &r->a.env;
+	r->envs[1] = &r->b.env;
+	return r;
+}
+
+static int recovery_verify(struct fixture *f, struct recovery *r, uint64_t now)
+{
+	f->err[0] = '\0';
+	return baton_recovery_verify(&f->keys, r->envs, 2, now, r->voters, sizeof r->voters, r->by, sizeof r->by,
+				     r->nonces, r->nonce_lens, f->err, sizeof f->err);
+}
+
+static void recovery_free(struct recovery *r)
+{
+	free(r->a.packed);
+	free(r->b.packed);
+	free(r);
+}
+
+static void two_operators_naming_the_same_voters_make_a_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "recover", "eu-west,witness", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west,witness", &r->dave, 0x50);
+	assert_int_equal(recovery_verify(f, r, NOW + 1000), BATON_OPCMD_OK);
+	assert_string_equal(r->voters, "eu-west,witness");
+	assert_string_equal(r->by, "alice+dave");
+	assert_int_equal(r->nonce_lens[0], 16);
+	assert_int_equal(r->nonces[0][0], 0x10);
+	assert_int_equal(r->nonces[1][0], 0x50);
+	recovery_free(r);
+}
+
+static void one_operator_cannot_sign_both_halves(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "recover", "eu-west", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west", &f->alice, 0x50);
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "both recover commands are signed by key"));
+	recovery_free(r);
+}
+
+static void halves_naming_different_voters_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "recover", "eu-west,witness", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west", &r->dave, 0x50);
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "different voters ('eu-west,witness' and 'eu-west')"));
+	recovery_free(r);
+}
+
+static void a_half_by_a_key_not_allowed_to_recover_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "recover", "eu-west", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west", &f->bob, 0x50); /* bob may only freeze */
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_NOT_AUTHORIZED);
+	assert_non_null(strstr(f->err, "recover command 2: not-authorized"));
+	recovery_free(r);
+}
+
+static void a_half_that_is_another_operation_or_names_no_voters_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "freeze", "eu-west", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west", &r->dave, 0x50);
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "recover command 1 is a signed 'freeze', not a 'recover'"));
+	make_recover(&r->a, "recover", NULL, &f->alice, 0x10);
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "recover command 1 names no voters"));
+	recovery_free(r);
+}
+
+static void halves_are_checked_as_of_the_time_given(void **state)
+{
+	struct fixture *f = *state;
+	struct recovery *r = recovery_new(f);
+
+	make_recover(&r->a, "recover", "eu-west", &f->alice, 0x10);
+	make_recover(&r->b, "recover", "eu-west", &r->dave, 0x50);
+	assert_int_equal(recovery_verify(f, r, NOW + 300000), BATON_OPCMD_OK);
+	assert_int_equal(recovery_verify(f, r, NOW + 300001), BATON_OPCMD_EXPIRED);
+	assert_non_null(strstr(f->err, "recover command 1: expired"));
+	/* Only one half, or the same nonce in both: not a recovery. */
+	assert_int_equal(baton_recovery_verify(&f->keys, r->envs, 1, NOW, r->voters, sizeof r->voters, r->by,
+					       sizeof r->by, r->nonces, r->nonce_lens, f->err, sizeof f->err),
+			 BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "exactly two signed recover commands"));
+	make_recover(&r->b, "recover", "eu-west", &r->dave, 0x10);
+	assert_int_equal(recovery_verify(f, r, NOW), BATON_OPCMD_MALFORMED);
+	assert_non_null(strstr(f->err, "share a nonce"));
+	recovery_free(r);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -530,6 +672,12 @@ int main(void)
 		T(opkeys_add_refuses_an_unknown_operation),
 		T(opkeys_add_reads_a_list_of_operations),
 		T(opkeys_add_refuses_more_than_the_maximum),
+		T(two_operators_naming_the_same_voters_make_a_recovery),
+		T(one_operator_cannot_sign_both_halves),
+		T(halves_naming_different_voters_are_refused),
+		T(a_half_by_a_key_not_allowed_to_recover_is_refused),
+		T(a_half_that_is_another_operation_or_names_no_voters_is_refused),
+		T(halves_are_checked_as_of_the_time_given),
 	};
 #undef T
 	return cmocka_run_group_tests_name("opcmd", tests, NULL, NULL);
