@@ -28,7 +28,11 @@ Properties:
                         points at it, a write and an operator no-op succeed,
                         all within the bound;
   exercised             there was at least one failover and enough
-                        successful writes outside faults; else "unknown".
+                        successful writes outside faults; else "unknown";
+  transitions           every transition seen failed names a failed step and
+                        its error (the reason), and the last transition does
+                        not end failed: a failed transition must be retried or
+                        skipped by an operator (or superseded), never left.
 
 What counts as a region *acting*: an oracle accept of write, promote, scale
 with n > 0, or dns (the region is the DNS target).  fence and scale n = 0 are
@@ -39,7 +43,8 @@ Event shapes used (see jepsen/README.md and harness/history.py):
   writer   invoke/ok/fail/info, f write, value {id}; ok value {id, region, token}
   opctl    invoke/ok/fail/info, f cmd, value {cmd_id, body, nonce, replay?, forged?}
   coord    type event, f apply {cmd_id, index, term, hash}, became-leader {term},
-           claim-active {region, token}
+           claim-active {region, token}, transition {id, kind, from, to, state,
+           epoch, failed_steps: [{name, error, attempts}]} (as the leader reports it)
   nemesis  type info, src nemesis, f <fault>-start|<fault>-stop|heal,
            value {targets, grudge, ...}
   final    type ok, src final, f read, value {res, ids, active?}
@@ -54,7 +59,7 @@ import os
 import sys
 
 PROPERTIES = ("no-overlap", "one-region-per-token", "fencing-monotonic", "exactly-once",
-              "no-lost-writes", "bounded-recovery", "exercised")
+              "no-lost-writes", "bounded-recovery", "exercised", "transitions")
 ACTING_OPS = ("write", "promote", "scale", "dns")
 # Faults that are background conditions, not disruptions (the steady WAN
 # delay): writes during them count as fault-free for "exercised", and their
@@ -632,6 +637,51 @@ def check_exercised(evs, cfg):
                                  for t, a, b, tok in fos])
 
 
+# ---------------------------------------------------------------- 8. transitions
+
+def check_transitions(evs, cfg):
+    """A failed transition must say why (a failed step with an error), and
+    must not be where the run ends: an operator retries or skips the step
+    (or a later transition supersedes it).  Which transitions failed, and
+    which were recovered by an operator, is reported either way."""
+    trs = collections.OrderedDict()        # id -> [events] in order
+    for ev in evs:
+        if ev["type"] == "event" and ev["f"] == "transition" and ev["value"].get("id"):
+            trs.setdefault(ev["value"]["id"], []).append(ev)
+    out, stats = [], collections.Counter()
+    for tid, seen in trs.items():
+        states = [e["value"].get("state") for e in seen]
+        for e in seen:
+            v = e["value"]
+            if v.get("state") == "failed":
+                why = [s for s in v.get("failed_steps") or [] if s.get("name") and s.get("error")]
+                if not why:
+                    out.append(anomaly("failed-without-reason",
+                                       "transition %s (%s %s -> %s) failed with no failed step and error"
+                                       % (tid, v.get("kind"), v.get("from"), v.get("to")),
+                                       e["t"], [e["index"]], transition=tid))
+        stats["transitions"] += 1
+        if "failed" in states:
+            stats["failed_seen"] += 1
+            if states[-1] != "failed" and states.index("failed") < len(states) - 1:
+                stats["recovered_after_failed"] += 1
+        stats["ended_" + str(states[-1])] += 1
+    if trs:
+        tid, seen = next(reversed(trs.items())), None
+        tid, seen = tid[0], tid[1]
+        last = seen[-1]
+        if last["value"].get("state") == "failed":
+            steps = ", ".join("%s: %s" % (s.get("name"), s.get("error"))
+                              for s in last["value"].get("failed_steps") or [])
+            out.append(anomaly("left-failed",
+                               "the last transition %s (%s %s -> %s) ended failed (%s) and nobody "
+                               "retried or skipped it" % (tid, last["value"].get("kind"),
+                                                          last["value"].get("from"),
+                                                          last["value"].get("to"), steps or "no step"),
+                               last["t"], [last["index"]], transition=tid))
+    return result(not out, out, **stats)
+
+
 CHECKS = {
     "no-overlap": check_no_overlap,
     "one-region-per-token": check_one_region_per_token,
@@ -640,6 +690,7 @@ CHECKS = {
     "no-lost-writes": check_no_lost_writes,
     "bounded-recovery": check_bounded_recovery,
     "exercised": check_exercised,
+    "transitions": check_transitions,
 }
 
 

@@ -97,6 +97,11 @@ class Hist:
             self.add(ms + i, src, "event", "apply",
                      {"cmd_id": cmd_id, "index": index, "term": term, "hash": "h%d" % index})
 
+    def transition(self, ms, tid, state, frm="a", to="c", kind="failover", failed_steps=(), epoch=2):
+        return self.add(ms, "coord-b", "event", "transition",
+                        {"id": tid, "kind": kind, "from": frm, "to": to, "state": state, "epoch": epoch,
+                         "reason": "jepsen", "failed_steps": [dict(s) for s in failed_steps]})
+
     def final_read(self, ms, region, ids):
         self.add(ms, "final", "ok", "read", {"res": "db-" + region, "ids": list(ids),
                                              "active": True}, self.proc())
@@ -125,8 +130,10 @@ def base(final_ids=(1, 2, 3, 4, 5, 7, 8, 9, 11), final_ms=4000, extra=None):
     h.accept(1700, "a", "scale", 1, n=0)            # a self-fences: not acting
     h.cmd(1750, 1760, "c-4", "scale:2", "info")
     h.apply(1800, "c-4", 2, 2)
+    h.transition(1900, "t-2", "running")
     h.accept(2000, "c", "promote", 2)
     h.accept(2010, "c", "dns", 2)
+    h.transition(2050, "t-2", "done")
     h.write(2100, 2120, "c", 2, 7)
     h.write(2200, 2220, "c", 2, 8)
     h.cmd(2300, 2310, "c-3", "scale:3", "fail")
@@ -412,6 +419,90 @@ class Exercised(unittest.TestCase):
         self.assertEqual(check.exit_code(res), 2)
 
 
+PROMOTE_500 = ({"name": "promote", "error": "HTTP 500 from http://10.99.0.2:8081/promote", "attempts": 20},)
+
+
+class Transitions(unittest.TestCase):
+    """Endpoint faults: a transition may fail, with its reason, and must then
+    be retried or skipped by an operator (or superseded), never left."""
+
+    def test_the_valid_history_reports_its_transition(self):
+        st = check.check(base().events())["properties"]["transitions"]["stats"]
+        self.assertEqual((st["transitions"], st["ended_done"]), (1, 1))
+
+    def test_a_failed_transition_without_a_reason_fails(self):
+        def failed(h):
+            h.transition(3500, "t-3", "failed", "c", "b", "switchover", failed_steps=[{"name": "promote",
+                                                                                       "error": ""}])
+            h.transition(3600, "t-3", "running", "c", "b", "switchover")
+            h.transition(3700, "t-3", "done", "c", "b", "switchover")
+        res = check.check(base(extra=failed).events())
+        self.assertEqual(failing(res), {"transitions"})
+        self.assertEqual(kinds(res, "transitions"), ["failed-without-reason"])
+
+    def test_a_transition_left_failed_at_the_end_fails(self):
+        def failed(h):
+            h.transition(3500, "t-3", "running", "c", "b", "switchover")
+            h.transition(3600, "t-3", "failed", "c", "b", "switchover", failed_steps=PROMOTE_500)
+        res = check.check(base(extra=failed).events())
+        self.assertEqual(failing(res), {"transitions"})
+        self.assertEqual(kinds(res, "transitions"), ["left-failed"])
+        self.assertIn("promote: HTTP 500", res["properties"]["transitions"]["anomalies"][0]["msg"])
+
+    def test_a_failed_transition_retried_by_the_operator_passes(self):
+        def retried(h):
+            h.transition(3500, "t-3", "failed", "c", "b", "switchover", failed_steps=PROMOTE_500)
+            h.cmd(3600, 3610, "c-20", "retry-step:promote", "ok")
+            h.apply(3605, "c-20", 4, 2)
+            h.transition(3620, "t-3", "running", "c", "b", "switchover")
+            h.transition(3700, "t-3", "done", "c", "b", "switchover")
+        res = check.check(base(extra=retried).events())
+        self.assertIs(res["valid"], True, json.dumps(res["properties"]["transitions"], indent=1))
+        st = res["properties"]["transitions"]["stats"]
+        self.assertEqual((st["failed_seen"], st["recovered_after_failed"], st["ended_done"]), (1, 1, 2))
+
+    def test_a_failed_transition_superseded_by_a_later_one_passes(self):
+        def superseded(h):
+            h.transition(3500, "t-3", "failed", "c", "b", "switchover", failed_steps=PROMOTE_500)
+            h.transition(3600, "t-4", "running", "c", "a", "failover")
+            h.transition(3700, "t-4", "done", "c", "a", "failover")
+        res = check.check(base(extra=superseded).events())
+        self.assertIs(res["properties"]["transitions"]["valid"], True)
+        self.assertEqual(res["properties"]["transitions"]["stats"]["ended_failed"], 1)
+
+
+class ClockFaults(unittest.TestCase):
+    """A node with a stepped clock may refuse a signed command (expired, or
+    issued in the future): fine.  Applying it anyway, or twice, is not."""
+
+    def refused(self, h):
+        p = h.proc()
+        h.add(3500, "opctl-0", "invoke", "cmd", {"cmd_id": "c-30", "body": "freeze", "nonce": "n-c-30"}, p)
+        h.add(3510, "opctl-0", "fail", "cmd", {"cmd_id": "c-30", "answer": {
+            "error": "command expired 298 s ago"}}, p)
+
+    def test_a_command_refused_by_a_skewed_node_and_never_applied_passes(self):
+        h = base(extra=lambda h: (h.nemesis(3450, "clock-start", {"targets": ["b"], "offset_s": 600}),
+                                  self.refused(h), h.nemesis(3550, "clock-stop", {"targets": ["b"]})))
+        res = check.check(h.events())
+        self.assertIs(res["properties"]["exactly-once"]["valid"], True)
+        self.assertEqual(res["properties"]["exactly-once"]["stats"]["failed"], 2)
+
+    def test_a_refused_command_that_is_applied_later_fails(self):
+        h = base(extra=lambda h: (self.refused(h), h.apply(3700, "c-30", 4, 2)))
+        res = check.check(h.events())
+        self.assertEqual(failing(res), {"exactly-once"})
+        self.assertEqual(kinds(res, "exactly-once"), ["failed-applied"])
+
+    def test_an_unknown_command_applied_at_two_indexes_fails(self):
+        def twice(h):
+            h.cmd(3500, 3900, "c-31", "unfreeze", "info")
+            h.apply(3600, "c-31", 4, 2)
+            h.apply(3700, "c-31", 5, 2)
+        res = check.check(base(extra=twice).events())
+        self.assertEqual(kinds(res, "exactly-once"), ["duplicate"])
+
+
 class Cli(unittest.TestCase):
     def run_main(self, events, *args):
         with tempfile.TemporaryDirectory() as d:
@@ -431,7 +522,7 @@ class Cli(unittest.TestCase):
     def test_a_valid_run_exits_0_with_results_svg_and_closing_line(self):
         rc, out, res, svg = self.run_main(base().events())
         self.assertEqual(rc, 0, out)
-        self.assertEqual(out.splitlines()[-1], "7 passed, 0 failed")
+        self.assertEqual(out.splitlines()[-1], "%d passed, 0 failed" % len(check.PROPERTIES))
         self.assertRegex(out, r"failover time .* p50=1120.0 ms p99=1120.0 ms max=1120.0 ms")
         self.assertIs(res["valid"], True)
         self.assertTrue(svg.tag.endswith("svg"))
@@ -442,7 +533,7 @@ class Cli(unittest.TestCase):
     def test_a_violation_exits_1_and_shows_the_events_around_it(self):
         rc, out, res, svg = self.run_main(base(final_ids=(1, 2, 3, 4, 5, 7, 9, 11)).events())
         self.assertEqual(rc, 1)
-        self.assertEqual(out.splitlines()[-1], "6 passed, 1 failed")
+        self.assertEqual(out.splitlines()[-1], "%d passed, 1 failed" % (len(check.PROPERTIES) - 1))
         self.assertRegex(out, r"FAIL\s+no-lost-writes")
         self.assertRegex(out, r"lost-write: write 8 was acknowledged at \+2\.220s")
         self.assertRegex(out, r"\n\s+>#\d+ \+2\.220s writer-1 p\d+ ok write")

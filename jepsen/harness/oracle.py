@@ -44,8 +44,25 @@ connections, and exits cleanly on SIGTERM.  For exec drivers:
 
 exits 0 on accept, 1 on a stale-token reject, 2 on any other error.
 
+Injected endpoint faults (the nemesis's "endpoint-*" faults):
+
+    POST /fault {"ops": ["promote", ...], "mode": M, "hang_s": S}   set
+    POST /fault {"ops": [], "mode": "none"}                         clear
+
+M is "error" (answer 500 and change nothing), "hang" (read the request, say
+nothing for S seconds, then close the connection: nothing changes) or
+"late" (apply the request, then answer only after S seconds: the caller
+times out although it happened).  Every injected failure is logged as an
+"injected" event {op, mode, token}.  Refused connections are made outside
+the oracle (an nft reject on the plan port, see --plan-listen): /fault is
+control, not an op, and is not itself subject to faults.
+
+With --plan-listen HOST:PORT the oracle also serves the same state on a
+second port, so baton's plan and self-fence steps (pointed at that port)
+can be refused while writers and probes (on --listen) still get through.
+
 Not modelled yet: replication between the regions' databases (each db keeps
-only the writes it accepted itself) and injected API errors or slowness.
+only the writes it accepted itself).
 """
 
 import argparse
@@ -57,12 +74,16 @@ import re
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import history  # noqa: E402
 
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+OPS = ("write", "promote", "fence", "scale", "dns")
+FAULT_MODES = ("none", "error", "hang", "late")
+MAX_HANG_S = 600
 MAX_BODY = 1 << 16
 
 
@@ -97,6 +118,45 @@ class Oracle:
         self._lock = threading.Lock()
         self._log = open(log_path, "a", encoding="utf-8")
         self._res = {}
+        self._faults = {}          # op -> {"mode", "hang_s"}
+
+    def set_fault(self, ops, mode, hang_s=0.0):
+        """Inject failures into these ops until cleared (mode "none" clears
+        the given ops, or every op if none are given)."""
+        if mode not in FAULT_MODES:
+            raise BadRequest("mode must be one of %s, got %r" % (", ".join(FAULT_MODES), mode))
+        if not isinstance(ops, list) or any(op not in OPS for op in ops):
+            raise BadRequest("ops must be a list of %s, got %r" % (", ".join(OPS), ops))
+        if not isinstance(hang_s, (int, float)) or isinstance(hang_s, bool) or \
+                not 0 <= hang_s <= MAX_HANG_S:
+            raise BadRequest("hang_s must be a number in [0, %d], got %r" % (MAX_HANG_S, hang_s))
+        if mode != "none" and not ops:
+            raise BadRequest("a fault needs at least one op")
+        with self._lock:
+            if mode == "none":
+                for op in (ops or list(self._faults)):
+                    self._faults.pop(op, None)
+            else:
+                for op in ops:
+                    self._faults[op] = {"mode": mode, "hang_s": float(hang_s)}
+            self._emit("fault-set", {"ops": list(ops), "mode": mode, "hang_s": hang_s})
+            return {op: dict(f) for op, f in self._faults.items()}
+
+    def fault_for(self, op):
+        with self._lock:
+            f = self._faults.get(op)
+            return dict(f) if f else None
+
+    def note_injected(self, op, mode, body):
+        tok = body.get("token", body.get("epoch")) if isinstance(body, dict) else None
+        v = {"op": op, "mode": mode}
+        if isinstance(tok, int) and not isinstance(tok, bool):
+            v["token"] = tok
+        for key in ("cmd", "req"):
+            if isinstance(body, dict) and isinstance(body.get(key), (str, int)):
+                v[key] = body[key]
+        with self._lock:
+            self._emit("injected", v)
 
     def close(self):
         with self._lock:
@@ -198,7 +258,8 @@ class Oracle:
             out = {}
             for name, r in self._res.items():
                 out[name] = {k: (len(v) if k == "ids" else v) for k, v in r.items()}
-            return {"region": self.region, "src": self.src, "resources": out}
+            return {"region": self.region, "src": self.src, "resources": out,
+                    "faults": {op: dict(f) for op, f in self._faults.items()}}
 
     def read(self):
         with self._lock:
@@ -266,7 +327,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw.decode() or "{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             body = "not JSON: %s" % e
-        if op not in ("write", "promote", "fence", "scale", "dns"):
+        if op == "fault":
+            try:
+                if not isinstance(body, dict):
+                    raise BadRequest("body must be a JSON object")
+                faults = self.server.oracle.set_fault(body.get("ops", []), body.get("mode"),
+                                                      body.get("hang_s", 0.0))
+            except BadRequest as e:
+                self._reply(400, {"ok": False, "reason": "bad-request: %s" % e})
+                return
+            self._reply(200, {"ok": True, "faults": faults})
+            return
+        if op not in OPS:
             self._reply(404, {"ok": False, "reason": "no such path %s" % path})
             return
         peer = "%s:%d" % self.client_address[:2]
@@ -281,7 +353,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.oracle._emit("bad-request", {"op": op, "error": body, "peer": peer})
             self._reply(400, {"ok": False, "reason": "bad-request: %s" % body})
             return
+        fault = self.server.oracle.fault_for(op)
+        if fault and fault["mode"] in ("error", "hang"):
+            self.server.oracle.note_injected(op, fault["mode"], body)
+            if fault["mode"] == "error":
+                self.close_connection = True
+                self._reply(500, {"ok": False, "reason": "injected: error"})
+            else:
+                time.sleep(fault["hang_s"])
+                self.close_connection = True      # no answer at all
+            return
         status, resp = self.server.oracle.handle(op, body, peer)
+        if fault and fault["mode"] == "late":
+            self.server.oracle.note_injected(op, "late", body)
+            time.sleep(fault["hang_s"])
         self._reply(status, resp)
 
 
@@ -346,6 +431,9 @@ def main(argv=None):
     sp.add_argument("--region", required=True)
     sp.add_argument("--listen", required=True, type=_parse_listen, help="HOST:PORT (port 0: any)")
     sp.add_argument("--log", required=True, help="JSONL event log (appended)")
+    sp.add_argument("--plan-listen", type=_parse_listen,
+                    help="HOST:PORT: serve the same oracle on a second port too (baton's plan and "
+                         "self-fence steps), so that port alone can be refused")
     sp.add_argument("--dns-res", default="dns", help="resource name for /dns (default dns)")
     sp.add_argument("--writes-need-primary", action="store_true",
                     help="refuse writes (409 not-primary) unless the db was promoted and not fenced since")
@@ -368,6 +456,10 @@ def main(argv=None):
     oracle = Oracle(args.region, args.log, dns_res=args.dns_res,
                     writes_need_primary=args.writes_need_primary)
     srv = Server(oracle, *args.listen)
+    plan = Server(oracle, *args.plan_listen) if args.plan_listen else None
+    if plan is not None:
+        threading.Thread(target=plan.serve_forever, kwargs={"poll_interval": 0.2},
+                         name="plan", daemon=True).start()
 
     def on_term(signum, frame):
         # shutdown() waits for serve_forever(), so run it off the main thread.
@@ -375,11 +467,14 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    print("oracle: ready region=%s listen=%s pid=%d" % (args.region, srv.address, os.getpid()),
-          flush=True)
+    print("oracle: ready region=%s listen=%s pid=%d%s" % (
+        args.region, srv.address, os.getpid(), " plan=%s" % plan.address if plan else ""), flush=True)
     try:
         srv.serve_forever(poll_interval=0.2)
     finally:
+        if plan is not None:
+            plan.shutdown()
+            plan.server_close()
         srv.server_close()
         oracle.close()
     return 0

@@ -3,6 +3,7 @@
 Run: cd jepsen/harness && python3 -m unittest -v test_oracle
 """
 
+import http.client
 import json
 import os
 import signal
@@ -193,6 +194,47 @@ class OracleHttp(unittest.TestCase):
     def test_an_unknown_path_is_404(self):
         self.assertEqual(oracle.call(self.url, "nothing", {"token": 1})[0], 404)
 
+    def test_an_injected_error_answers_500_and_changes_nothing_until_cleared(self):
+        status, resp = oracle.call(self.url, "fault", {"ops": ["promote"], "mode": "error"})
+        self.assertEqual((status, resp["faults"]), (200, {"promote": {"mode": "error", "hang_s": 0.0}}))
+        self.assertEqual(oracle.call(self.url, "promote", {"token": 3})[0], 500)
+        self.assertEqual(oracle.call(self.url, "fence", {"token": 2})[0], 200, "other ops are untouched")
+        st = oracle.call(self.url, "state")[1]
+        self.assertEqual((st["resources"]["db-b"]["role"], st["resources"]["db-b"]["max"]), ("fenced", 2))
+        self.assertEqual(st["faults"], {"promote": {"mode": "error", "hang_s": 0.0}})
+        self.assertEqual(oracle.call(self.url, "fault", {"ops": [], "mode": "none"})[0], 200)
+        self.assertEqual(oracle.call(self.url, "promote", {"token": 3})[0], 200)
+        evs = read_jsonl(self.log)
+        self.assertEqual([e["f"] for e in evs], ["fault-set", "injected", "accept", "fault-set", "accept"])
+        self.assertEqual(evs[1]["value"], {"op": "promote", "mode": "error", "token": 3})
+
+    def test_a_hang_answers_nothing_and_changes_nothing(self):
+        oracle.call(self.url, "fault", {"ops": ["dns"], "mode": "hang", "hang_s": 0.3})
+        t0 = time.monotonic()
+        with self.assertRaises((OSError, http.client.HTTPException)):
+            oracle.call(self.url, "dns", {"token": 4, "target": "c"}, timeout=5)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.29)
+        self.assertNotIn("dns", oracle.call(self.url, "state")[1]["resources"])
+
+    def test_a_late_answer_comes_after_the_change(self):
+        oracle.call(self.url, "fault", {"ops": ["promote"], "mode": "late", "hang_s": 1.0})
+        with self.assertRaises(OSError):      # the caller gives up before the answer...
+            oracle.call(self.url, "promote", {"token": 5}, timeout=0.2)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:    # ...but the promote happened
+            st = oracle.call(self.url, "state")[1]["resources"].get("db-b")
+            if st and st["role"] == "primary":
+                break
+            time.sleep(0.02)
+        self.assertEqual((st["role"], st["max"]), ("primary", 5))
+
+    def test_bad_fault_requests_are_400(self):
+        for body in ({"ops": ["promote"], "mode": "explode"}, {"ops": ["nothing"], "mode": "error"},
+                     {"ops": ["dns"], "mode": "hang", "hang_s": -1}, {"ops": [], "mode": "error"},
+                     {"ops": "dns", "mode": "error"}):
+            self.assertEqual(oracle.call(self.url, "fault", body)[0], 400, body)
+        self.assertEqual(oracle.call(self.url, "state")[1]["faults"], {})
+
 
 class OracleProcess(unittest.TestCase):
     def test_the_server_reports_ready_and_exits_cleanly_on_sigterm(self):
@@ -222,6 +264,29 @@ class OracleProcess(unittest.TestCase):
                 p.stdout.close()
             self.assertEqual([e["f"] for e in read_jsonl(log)],
                              ["accept", "reject", "bad-request"])
+
+    def test_the_plan_port_serves_the_same_state(self):
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "o.jsonl")
+            p = subprocess.Popen([sys.executable, os.path.join(HERE, "oracle.py"), "serve",
+                                  "--region", "a", "--listen", "127.0.0.1:0", "--plan-listen", "127.0.0.1:0",
+                                  "--log", log], stdout=subprocess.PIPE, text=True)
+            try:
+                line = p.stdout.readline()
+                self.assertRegex(line, r" plan=127\.0\.0\.1:\d+$")
+                url = "http://" + line.split("listen=")[1].split()[0]
+                plan = "http://" + line.split("plan=")[1].split()[0]
+                self.assertNotEqual(url, plan)
+                self.assertEqual(oracle.call(plan, "promote", {"token": 2})[0], 200)
+                st = oracle.call(url, "state")[1]["resources"]["db-a"]
+                self.assertEqual((st["role"], st["max"]), ("primary", 2))
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=10), 0)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                p.stdout.close()
 
 
 if __name__ == "__main__":
