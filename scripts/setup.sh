@@ -16,7 +16,7 @@ pkgs=(
 	liblmdb-dev libcurl4-openssl-dev libsodium-dev libpq-dev libyaml-dev
 	libjansson-dev libhttp-parser-dev
 	# tests
-	libcmocka-dev python3 curl ca-certificates procps psmisc iproute2
+	libcmocka-dev python3 python3-yaml curl ca-certificates procps psmisc iproute2
 	postgresql-15 postgresql-client-15
 	pdns-server pdns-backend-sqlite3 sqlite3 bind9-dnsutils
 	# fault harness (jepsen/)
