@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* The batond / baton-witness configuration schema: one table of keys, a walker
- * that applies it to a lib/yamltree.h tree, and the checks that span keys.
+/* The batond / baton-witness configuration schema: one table of keys for the
+ * engine in lib/conftab.c, the two value types only this file has (url, map),
+ * and the checks that span keys.
  *
- * Load = parse YAML (lib/yamltree.c) -> walk the table from the root: for each
- * map, refuse keys the table does not know, then for each key of the table
- * take the value from the file or its default, type-check and range-check it,
- * and store it at the key's offset -> cross-key checks (cfg_check_*) ->
- * computed defaults (the "default" group, node bind addresses) -> copy to the
- * caller. The first problem ends the load with a message naming file, line and
- * key; the walker remembers the line of every value (or of the map that lacks
- * it) so the cross-key checks can point at the right line too. */
+ * Load = lib/conftab.c walks the table (parse, unknown keys, defaults, types
+ * and bounds, ${VAR} substitution) -> cross-key checks (cfg_check_*; the
+ * plans' in config_plan.c) -> computed defaults (the "default" group, node
+ * bind addresses) -> copy to the caller. The first problem ends the load with
+ * a message naming file, line and key; the engine remembers the line of every
+ * value (or of the map that lacks it) so the cross-key checks can point at
+ * the right line too. The table also drives the cluster hash, the dump and
+ * the key reference in docs/configuration.md. */
 #include "node/config.h"
 
-#include "actions/action.h"
+#include "node/config_plan.h"
 #include "lib/util.h"
 #include "lib/yamltree.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +31,20 @@
 
 #define FIELD(st, f) .off = offsetof(struct st, f), .size = sizeof(((struct st *)0)->f)
 
-#define SECTION(p, req, d) { .path = (p), .type = BATON_CONFIG_SECTION, .required = (req), .doc = (d) }
+#define SECTION(p, req, d) { .path = (p), .type = BATON_CONF_SECTION, .required = (req), .doc = (d) }
 #define LIST(p, st, arr, cnt, lo, hi, req, d)                                                    \
-	{ .path = (p), .type = BATON_CONFIG_LIST, .min = (lo), .max = (hi), .required = (req),  \
+	{ .path = (p), .type = BATON_CONF_LIST, .min = (lo), .max = (hi), .required = (req),  \
 	  .doc = (d), FIELD(st, arr), .count_off = offsetof(struct st, cnt),                    \
 	  .entry_size = sizeof(((struct st *)0)->arr[0]) }
 #define KEY(p, t, st, f, dflt, lo, hi, req, d)                                                  \
-	{ .path = (p), .type = BATON_CONFIG_##t, .def = (dflt), .min = (lo), .max = (hi),       \
+	{ .path = (p), .type = BATON_CONF_##t, .def = (dflt), .min = (lo), .max = (hi),         \
 	  .required = (req), .doc = (d), FIELD(st, f) }
+/* The two types of this file (node/config.h), and flags. */
+#define NKEY(p, t, st, f, dflt, lo, hi, req, fl, d)                                             \
+	{ .path = (p), .type = BATON_CONFIG_##t, .def = (dflt), .min = (lo), .max = (hi),       \
+	  .required = (req), .flags = (fl), .doc = (d), FIELD(st, f) }
 #define CHOICE(p, st, f, dflt, ch, req, d)                                                      \
-	{ .path = (p), .type = BATON_CONFIG_CHOICE, .def = (dflt), .choices = (ch),             \
+	{ .path = (p), .type = BATON_CONF_CHOICE, .def = (dflt), .choices = (ch),             \
 	  .required = (req), .doc = (d), FIELD(st, f) }
 
 #define NAME_MAX_LEN (BATON_NAME_LEN - 1)
@@ -52,7 +56,7 @@
 	    "Action driver: postgres, powerdns, kubernetes, route53, http or exec (docs/drivers.md)."),     \
 	KEY(P "[].after", TEXT, baton_step_config, after, "", 0, BATON_KV_VALUE_LEN - 1, OPTIONAL,          \
 	    "Comma-separated names of steps that must be done first; steps without a path between them run in parallel."), \
-	KEY(P "[].params", MAP, baton_step_config, params, NULL, 0, 0, OPTIONAL,                           \
+	NKEY(P "[].params", MAP, baton_step_config, params, NULL, 0, 0, OPTIONAL, BATON_CONF_RAW,          \
 	    "Driver parameters; values may use {from.VAR}, {to.VAR}, {self.VAR}, {from}, {to}, {epoch}, {group}, {step}, {drill}."), \
 	KEY(P "[].timeout_ms", DURATION, baton_step_config, timeout_ms, "30000", 100, 3600000, OPTIONAL,   \
 	    "The whole step, every attempt included; then it fails."),                                     \
@@ -70,7 +74,7 @@
 /* Parents come before their children; the order here is the order of the
  * reference in docs/configuration.md, of baton_config_dump() and of the
  * cluster hash (so reordering cluster keys changes every cluster hash). */
-static const struct baton_config_key cfg_keys[] = {
+static const struct baton_conftab_key cfg_keys[] = {
 	SECTION("cluster", REQUIRED,
 		"Shared by all nodes: must be identical in every node's file (nodes compare its hash)."),
 	KEY("cluster.id", NAME, baton_config, cluster.id, NULL, 1, NAME_MAX_LEN, REQUIRED,
@@ -112,13 +116,13 @@ static const struct baton_config_key cfg_keys[] = {
 	     "External checks of the region's public endpoints, run by every coordinator and the witness. A round passes when every probe passes."),
 	CHOICE("cluster.regions[].probes[].type", baton_probe_config, type, NULL, "http|tcp", REQUIRED,
 	       "http: GET url and expect expect_status; tcp: connect to address."),
-	KEY("cluster.regions[].probes[].url", URL, baton_probe_config, url, "", 0, BATON_URL_LEN - 1, OPTIONAL,
+	NKEY("cluster.regions[].probes[].url", URL, baton_probe_config, url, "", 0, BATON_URL_LEN - 1, OPTIONAL, 0,
 	    "For http probes: the URL to GET."),
 	KEY("cluster.regions[].probes[].address", ADDR, baton_probe_config, address, "", 0, BATON_ADDR_LEN - 1, OPTIONAL,
 	    "For tcp probes: IPv4 address and port to connect to."),
 	KEY("cluster.regions[].probes[].expect_status", U64, baton_probe_config, expect_status, "200", 100, 599, OPTIONAL,
 	    "For http probes: the HTTP status that means healthy."),
-	KEY("cluster.regions[].vars", MAP, baton_region_config, vars, NULL, 0, 0, OPTIONAL,
+	NKEY("cluster.regions[].vars", MAP, baton_region_config, vars, NULL, 0, 0, OPTIONAL, 0,
 	    "Values plan steps refer to as {from.NAME}, {to.NAME} or {self.NAME}: connection strings, addresses, names."),
 	LIST("cluster.regions[].self_fence", baton_region_config, self_fence, n_self_fence, 0, BATON_MAX_FENCE_STEPS, OPTIONAL,
 	     "Steps the region's own coordinator runs, in order, when it loses its lease (even when it reaches no one)."),
@@ -216,151 +220,75 @@ _Static_assert(BATON_LOG_DEBUG == 0 && BATON_LOG_INFO == 1 && BATON_LOG_NOTICE =
 _Static_assert(sizeof(enum baton_log_level) == sizeof(int), "choices are stored as int");
 _Static_assert(BATON_MAX_MEMBERS <= CFG_LIST_MAX && BATON_MAX_REGIONS <= CFG_LIST_MAX &&
 		       BATON_MAX_GROUPS <= CFG_LIST_MAX,
-	       "cfg_ctx.lines holds CFG_LIST_MAX entries per key");
+	       "the engine keeps lines for CFG_LIST_MAX entries per key");
 _Static_assert(BATON_NAME_LEN == 64 && BATON_ADDR_LEN == BATON_YAML_ADDR_LEN, "sizes");
 
-const struct baton_config_key *baton_config_keys(size_t *ret_n)
+static int cfg_set_custom(struct baton_conf *x, const struct baton_conftab_key *k,
+			  const struct baton_yaml_node *n, const char *path, char *base);
+static int cfg_check(struct baton_conf *x, void *cfg);
+
+static const struct baton_conftab cfg_tab = {
+	.keys = cfg_keys,
+	.n_keys = CFG_NKEYS,
+	.list_max = CFG_LIST_MAX,
+	.struct_size = sizeof(struct baton_config),
+	.empty = "expected the sections 'cluster' and 'node'",
+	.top = "with the sections 'cluster' and 'node'",
+	.set_custom = cfg_set_custom,
+	.check = cfg_check,
+};
+
+const struct baton_conftab_key *baton_config_keys(size_t *ret_n)
 {
 	*ret_n = CFG_NKEYS;
 	return cfg_keys;
 }
 
-const char *baton_config_type_name(enum baton_config_type type)
+const char *baton_config_type_name(int type)
 {
-	static const char *const names[BATON_CONFIG_TYPE_NR] = {
-		[BATON_CONFIG_SECTION] = "section", [BATON_CONFIG_LIST] = "list",
-		[BATON_CONFIG_U64] = "integer",     [BATON_CONFIG_DURATION] = "duration",
-		[BATON_CONFIG_BOOL] = "bool",       [BATON_CONFIG_NAME] = "name",
-		[BATON_CONFIG_PATH] = "path",       [BATON_CONFIG_ADDR] = "address",
-		[BATON_CONFIG_CHOICE] = "choice",   [BATON_CONFIG_TEXT] = "text",
-		[BATON_CONFIG_URL] = "url",         [BATON_CONFIG_MAP] = "map",
+	static const char *const names[] = {
+		[BATON_CONF_SECTION] = "section", [BATON_CONF_LIST] = "list",
+		[BATON_CONF_U64] = "integer",     [BATON_CONF_DURATION] = "duration",
+		[BATON_CONF_BOOL] = "bool",       [BATON_CONF_NAME] = "name",
+		[BATON_CONF_PATH] = "path",       [BATON_CONF_ADDR] = "address",
+		[BATON_CONF_CHOICE] = "choice",   [BATON_CONF_TEXT] = "text",
+		[BATON_CONF_IPV4] = "IPv4",       [BATON_CONFIG_URL] = "url",
+		[BATON_CONFIG_MAP] = "map",
 	};
-	return (unsigned)type < BATON_CONFIG_TYPE_NR ? names[type] : "?";
+	return type >= 0 && (size_t)type < BATON_ARRAY_SIZE(names) && names[type] != NULL
+		       ? names[type] : "?";
 }
 
 /* ------------------------------------------------------------------------ */
 /* Table helpers */
 
-static const char *cfg_leaf(const char *path)
+static size_t cfg_children(const char *parent, const struct baton_conftab_key **kids)
 {
-	const char *dot = strrchr(path, '.');
-	return dot != NULL ? dot + 1 : path;
-}
-
-/* Is @path a key directly under the map @parent ("" = the root)? */
-static bool cfg_is_child(const char *parent, const char *path)
-{
-	size_t n = strlen(parent);
-
-	if (n == 0)
-		return strchr(path, '.') == NULL;
-	return strncmp(path, parent, n) == 0 && path[n] == '.' && strchr(path + n + 1, '.') == NULL;
-}
-
-static size_t cfg_children(const char *parent, const struct baton_config_key **kids)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < CFG_NKEYS && n < CFG_MAX_KIDS; i++)
-		if (cfg_is_child(parent, cfg_keys[i].path))
-			kids[n++] = &cfg_keys[i];
-	return n;
-}
-
-static void cfg_join(char *out, size_t outlen, const char *prefix, const char *leaf)
-{
-	if (prefix[0] != '\0')
-		snprintf(out, outlen, "%s.%s", prefix, leaf);
-	else
-		snprintf(out, outlen, "%s", leaf);
-}
-
-static uint64_t cfg_load_uint(const void *p, size_t size)
-{
-	uint8_t u8;
-	uint16_t u16;
-	uint32_t u32;
-	uint64_t u64 = 0;
-
-	switch (size) {
-	case 1:
-		memcpy(&u8, p, 1);
-		return u8;
-	case 2:
-		memcpy(&u16, p, 2);
-		return u16;
-	case 4:
-		memcpy(&u32, p, 4);
-		return u32;
-	default:
-		memcpy(&u64, p, sizeof u64);
-		return u64;
-	}
-}
-
-static void cfg_store_uint(void *p, size_t size, uint64_t v)
-{
-	uint8_t u8 = (uint8_t)v;
-	uint16_t u16 = (uint16_t)v;
-	uint32_t u32 = (uint32_t)v;
-
-	switch (size) {
-	case 1:
-		memcpy(p, &u8, 1);
-		break;
-	case 2:
-		memcpy(p, &u16, 2);
-		break;
-	case 4:
-		memcpy(p, &u32, 4);
-		break;
-	default:
-		memcpy(p, &v, sizeof v);
-		break;
-	}
-}
-
-/* Split "a|b|c" into @words (pointing into @buf). */
-static size_t cfg_split_choices(const char *choices, char *buf, size_t buflen,
-				const char **words, size_t max)
-{
-	size_t n = 0;
-	char *s = buf;
-
-	baton_strlcpy(buf, choices, buflen);
-	while (n < max) {
-		char *bar = strchr(s, '|');
-		words[n++] = s;
-		if (bar == NULL)
-			break;
-		*bar = '\0';
-		s = bar + 1;
-	}
-	return n;
+	return baton_conf_children(&cfg_tab, parent, -1, kids, CFG_MAX_KIDS);
 }
 
 /* The value of scalar key @k stored at @base, as text ("1000", "true", "eu-west", "info"). */
-static void cfg_value_text(const struct baton_config_key *k, const char *base, char *out,
+static void cfg_value_text(const struct baton_conftab_key *k, const char *base, char *out,
 			   size_t outlen)
 {
 	const char *p = base + k->off;
 
 	switch (k->type) {
-	case BATON_CONFIG_U64:
-	case BATON_CONFIG_DURATION:
-		snprintf(out, outlen, "%" PRIu64, cfg_load_uint(p, k->size));
+	case BATON_CONF_U64:
+	case BATON_CONF_DURATION:
+		snprintf(out, outlen, "%" PRIu64, baton_conf_load_uint(p, k->size));
 		break;
-	case BATON_CONFIG_BOOL: {
+	case BATON_CONF_BOOL: {
 		bool b;
 		memcpy(&b, p, sizeof b);
 		snprintf(out, outlen, "%s", b ? "true" : "false");
 		break;
 	}
-	case BATON_CONFIG_CHOICE: {
+	case BATON_CONF_CHOICE: {
 		const char *words[16];
 		char buf[256];
-		size_t n = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
-		uint64_t i = cfg_load_uint(p, k->size);
+		size_t n = baton_conf_split_choices(k->choices, buf, sizeof buf, words, 16);
+		uint64_t i = baton_conf_load_uint(p, k->size);
 		snprintf(out, outlen, "%s", i < n ? words[i] : "?");
 		break;
 	}
@@ -383,454 +311,76 @@ static void cfg_value_text(const struct baton_config_key *k, const char *base, c
 	}
 }
 
+
 /* ------------------------------------------------------------------------ */
-/* Loading */
+/* Loading: the url and map types */
 
-struct cfg_ctx {
-	const struct baton_yaml_doc *doc;
-	char *errbuf;
-	size_t errlen;
-	/* Line of each key's value (or of the map that lacks the key), per list
-	 * entry for keys inside a list; index 0 elsewhere. */
-	unsigned lines[CFG_NKEYS][CFG_LIST_MAX];
-};
-
-static unsigned cfg_line(const struct cfg_ctx *x, const char *path, unsigned idx)
-{
-	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (strcmp(cfg_keys[i].path, path) == 0)
-			return x->lines[i][idx < CFG_LIST_MAX ? idx : 0];
-	return 0; /* UNTESTED: a typo in a path below */
-}
-
-static const char *cfg_got(char *out, size_t outlen, const struct baton_yaml_node *n)
-{
-	char q[96];
-
-	if (n->kind == BATON_YAML_MAP)
-		return "a map";
-	if (n->kind == BATON_YAML_LIST)
-		return "a list";
-	snprintf(out, outlen, "'%s'", baton_yaml_quote(q, sizeof q, n));
-	return out;
-}
-
-static int cfg_set_scalar(struct cfg_ctx *x, const struct baton_config_key *k,
+static int cfg_set_custom(struct baton_conf *x, const struct baton_conftab_key *k,
 			  const struct baton_yaml_node *n, const char *path, char *base)
 {
-	const struct baton_yaml_doc *d = x->doc;
 	void *dst = base + k->off;
 	char got[128];
-	uint64_t v;
-	unsigned idx;
-	bool b;
 	int rv;
 
-	switch (k->type) {
-	case BATON_CONFIG_U64:
-		rv = baton_yaml_get_u64(d, n, path, k->min, k->max, &v, x->errbuf, x->errlen);
-		if (rv == 0)
-			cfg_store_uint(dst, k->size, v);
-		return rv;
-	case BATON_CONFIG_DURATION:
-		rv = baton_yaml_get_duration_ms(d, n, path, k->min, k->max, &v, x->errbuf,
-						x->errlen);
-		if (rv == 0)
-			cfg_store_uint(dst, k->size, v);
-		return rv;
-	case BATON_CONFIG_BOOL:
-		rv = baton_yaml_get_bool(d, n, path, &b, x->errbuf, x->errlen);
-		if (rv == 0)
-			memcpy(dst, &b, sizeof b);
-		return rv;
-	case BATON_CONFIG_NAME:
-		return baton_yaml_get_str(d, n, path, k->min, k->max, BATON_YAML_CHARSET_NAME, dst,
-					  k->size, x->errbuf, x->errlen);
-	case BATON_CONFIG_PATH:
-		rv = baton_yaml_get_str(d, n, path, k->min, k->max, NULL, dst, k->size, x->errbuf,
-					x->errlen);
-		if (rv == 0 && ((char *)dst)[0] != '/') {
-			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
-					  "must be an absolute path, got %s",
-					  cfg_got(got, sizeof got, n));
-			return -EINVAL;
-		}
-		return rv;
-	case BATON_CONFIG_ADDR:
-		if (k->min == 0 && n->kind == BATON_YAML_SCALAR && n->len == 0) {
-			((char *)dst)[0] = '\0';
-			return 0;
-		}
-		return baton_yaml_get_ipv4_port(d, n, path, dst, k->size, x->errbuf, x->errlen);
-	case BATON_CONFIG_CHOICE: {
-		const char *words[16];
-		char buf[256];
-		size_t nw = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
-		rv = baton_yaml_get_choice(d, n, path, words, nw, &idx, x->errbuf, x->errlen);
-		if (rv == 0)
-			cfg_store_uint(dst, k->size, idx);
-		return rv;
-	}
-	case BATON_CONFIG_MAP: {
+	if (k->type == BATON_CONFIG_MAP) {
 		struct baton_kv_list *l = dst;
+
 		memset(l, 0, sizeof *l);
-		if (n->kind != BATON_YAML_MAP) {
-			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path, "must be a map, got %s",
-					  cfg_got(got, sizeof got, n));
-			return -EINVAL;
-		}
-		if (n->n > BATON_MAX_KV) {
-			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
-					  "must have at most %d entries, got %zu", BATON_MAX_KV, n->n);
-			return -EINVAL;
-		}
+		if (n->kind != BATON_YAML_MAP)
+			return baton_conf_fail(x, n->line, path, "must be a map, got %s",
+					       baton_conf_got(got, sizeof got, n));
+		if (n->n > BATON_MAX_KV)
+			return baton_conf_fail(x, n->line, path, "must have at most %d entries, got %zu",
+					       BATON_MAX_KV, n->n);
 		for (size_t i = 0; i < n->n; i++) {
 			const struct baton_yaml_pair *pr = &n->pairs[i];
 			char kpath[CFG_PATH_LEN];
 			bool good = pr->key_len > 0 && pr->key_len < BATON_KV_KEY_LEN;
 			for (size_t c = 0; good && c < pr->key_len; c++)
 				good = strchr("abcdefghijklmnopqrstuvwxyz0123456789_", pr->key[c]) != NULL && pr->key[c] != '\0';
-			if (!good) {
-				baton_yaml_errorf(x->errbuf, x->errlen, d, pr->line, path,
-						  "keys must be 1..%d characters of [a-z0-9_], got '%.*s'",
-						  BATON_KV_KEY_LEN - 1, (int)(pr->key_len < 64 ? pr->key_len : 64), pr->key);
-				return -EINVAL;
-			}
+			if (!good)
+				return baton_conf_fail(x, pr->line, path,
+						       "keys must be 1..%d characters of [a-z0-9_], got '%.*s'",
+						       BATON_KV_KEY_LEN - 1, (int)(pr->key_len < 64 ? pr->key_len : 64), pr->key);
 			memcpy(l->items[i].key, pr->key, pr->key_len);
 			l->items[i].key[pr->key_len] = '\0';
 			snprintf(kpath, sizeof kpath, "%s.%s", path, l->items[i].key);
-			rv = baton_yaml_get_str(d, pr->value, kpath, 0, BATON_KV_VALUE_LEN - 1, NULL,
-						l->items[i].value, sizeof l->items[i].value, x->errbuf, x->errlen);
+			rv = baton_conf_get_str(x, pr->value, kpath, 0, BATON_KV_VALUE_LEN - 1, NULL,
+						(k->flags & BATON_CONF_RAW) != 0, l->items[i].value,
+						sizeof l->items[i].value);
 			if (rv != 0)
 				return rv;
 			l->n++;
 		}
 		return 0;
 	}
-	case BATON_CONFIG_TEXT:
-	case BATON_CONFIG_URL:
-		rv = baton_yaml_get_str(d, n, path, k->min, k->max, NULL, dst, k->size, x->errbuf,
-					x->errlen);
-		if (rv != 0)
-			return rv;
-		for (const unsigned char *c = dst; *c != '\0'; c++)
-			if (*c < 0x20 || *c == 0x7f || (k->type == BATON_CONFIG_URL && *c == ' ')) {
-				baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
-						  "must not contain %s, got %s",
-						  *c == ' ' ? "spaces" : "control characters",
-						  cfg_got(got, sizeof got, n));
-				return -EINVAL;
-			}
-		if (k->type == BATON_CONFIG_URL && ((char *)dst)[0] != '\0' &&
-		    strncmp(dst, "http://", 7) != 0 && strncmp(dst, "https://", 8) != 0) {
-			baton_yaml_errorf(x->errbuf, x->errlen, d, n->line, path,
-					  "must be an http:// or https:// URL, got %s",
-					  cfg_got(got, sizeof got, n));
-			return -EINVAL;
-		}
-		return 0;
-	default:
-		return -EINVAL; /* UNTESTED: sections and lists never get here */
-	}
-}
-
-/* Apply the keys under table path @tpath to @map (NULL when the file has no
- * such map: defaults only). @dpath names the map in messages, @line is where
- * a missing key is reported (the line of the map's own key, or of the list
- * entry), @base is the struct the keys' offsets refer to and @idx the list
- * entry number (for cfg_ctx.lines). Lines recorded and reported for a key are
- * the key's line; scalar getters report the value's line (the same line
- * unless a flow collection spans lines). */
-static int cfg_walk(struct cfg_ctx *x, const char *tpath, const char *dpath,
-		    const struct baton_yaml_node *map, unsigned line, char *base, unsigned idx)
-{
-	const struct baton_config_key *kids[CFG_MAX_KIDS];
-	const char *names[CFG_MAX_KIDS] = { NULL };
-	size_t nk = cfg_children(tpath, kids);
-	int rv;
-
-	for (size_t i = 0; i < nk; i++)
-		names[i] = cfg_leaf(kids[i]->path);
-	if (map != NULL) {
-		rv = baton_yaml_check_keys(x->doc, map, dpath, names, nk, x->errbuf, x->errlen);
-		if (rv != 0)
-			return rv;
-	}
-	for (size_t i = 0; i < nk; i++) {
-		const struct baton_config_key *k = kids[i];
-		const struct baton_yaml_pair *p = baton_yaml_map_find(map, names[i]);
-		const struct baton_yaml_node *n = NULL;
-		unsigned kline = line;
-		char path[CFG_PATH_LEN], got[128];
-
-		if (p != NULL) {
-			kline = p->line;
-			if (!baton_yaml_is_null(p->value))
-				n = p->value;
-		}
-		cfg_join(path, sizeof path, dpath, names[i]);
-		x->lines[k - cfg_keys][idx] = kline;
-		if (n == NULL && k->required) {
-			baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path, "is required");
-			return -EINVAL;
-		}
-		switch (k->type) {
-		case BATON_CONFIG_SECTION:
-			if (n != NULL && n->kind != BATON_YAML_MAP) {
-				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
-						  "must be a map, got %s", cfg_got(got, sizeof got, n));
-				return -EINVAL;
-			}
-			rv = cfg_walk(x, k->path, path, n, kline, base, idx);
-			if (rv != 0)
-				return rv;
-			break;
-		case BATON_CONFIG_LIST: {
-			char tp[CFG_PATH_LEN];
-			unsigned count = n != NULL && n->kind == BATON_YAML_LIST ? (unsigned)n->n : 0;
-
-			if (n != NULL && n->kind != BATON_YAML_LIST) {
-				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
-						  "must be a list, got %s", cfg_got(got, sizeof got, n));
-				return -EINVAL;
-			}
-			if (n != NULL && (n->n < k->min || n->n > k->max)) {
-				bool low = n->n < k->min;
-				uint64_t b = low ? k->min : k->max;
-				baton_yaml_errorf(x->errbuf, x->errlen, x->doc, kline, path,
-						  "must have at %s %" PRIu64 " %s, got %zu",
-						  low ? "least" : "most", b, b == 1 ? "entry" : "entries",
-						  n->n);
-				return -EINVAL;
-			}
-			memcpy(base + k->count_off, &count, sizeof count);
-			snprintf(tp, sizeof tp, "%s[]", k->path);
-			for (unsigned j = 0; j < count; j++) {
-				const struct baton_yaml_node *item = n->items[j];
-				char ipath[CFG_PATH_LEN];
-
-				snprintf(ipath, sizeof ipath, "%s[%u]", path, j);
-				if (item->kind != BATON_YAML_MAP) {
-					baton_yaml_errorf(x->errbuf, x->errlen, x->doc, item->line, ipath,
-							  "must be a map, got %s",
-							  baton_yaml_is_null(item) ? "nothing"
-										   : cfg_got(got, sizeof got, item));
-					return -EINVAL;
-				}
-				rv = cfg_walk(x, tp, ipath, item, item->line,
-					      base + k->off + j * k->entry_size, j);
-				if (rv != 0)
-					return rv;
-			}
-			break;
-		}
-		default:
-			if (n == NULL && k->def != NULL) {
-				/* The default goes through the same parser as the file. */
-				struct baton_yaml_node def = {
-					.kind = BATON_YAML_SCALAR,
-					.line = kline,
-					.str = k->def,
-					.len = strlen(k->def),
-				};
-				rv = cfg_set_scalar(x, k, &def, path, base);
-			} else if (n != NULL) {
-				rv = cfg_set_scalar(x, k, n, path, base);
-			} else {
-				rv = 0; /* optional without default: stays zero / "" */
-			}
-			if (rv != 0)
-				return rv;
-			break;
-		}
-	}
+	/* BATON_CONFIG_URL (@n is substituted already, hence raw) */
+	rv = baton_conf_get_str(x, n, path, k->min, k->max, NULL, true, dst, k->size);
+	if (rv != 0)
+		return rv;
+	for (const unsigned char *c = dst; *c != '\0'; c++)
+		if (*c < 0x20 || *c == 0x7f || *c == ' ')
+			return baton_conf_fail(x, n->line, path, "must not contain %s, got %s",
+					       *c == ' ' ? "spaces" : "control characters",
+					       baton_conf_got(got, sizeof got, n));
+	if (((char *)dst)[0] != '\0' && strncmp(dst, "http://", 7) != 0 &&
+	    strncmp(dst, "https://", 8) != 0)
+		return baton_conf_fail(x, n->line, path, "must be an http:// or https:// URL, got %s",
+				       baton_conf_got(got, sizeof got, n));
 	return 0;
 }
 
-static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int cfg_fail(struct cfg_ctx *x, unsigned line, const char *path, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	baton_yaml_errorf(x->errbuf, x->errlen, x->doc, line, path, "%s", msg);
-	return -EINVAL;
-}
-
-bool baton_template_ref(const char *p, size_t *ret_len)
-{
-	size_t n = 0;
-
-	if (*p != '{')
-		return false;
-	for (p++; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'; p++)
-		n++;
-	if (*p != '}' || n == 0 || n >= 80)
-		return false;
-	*ret_len = n;
-	return true;
-}
-
-const char *baton_kv_get(const struct baton_kv_list *l, const char *key)
-{
-	for (unsigned i = 0; i < l->n; i++)
-		if (strcmp(l->items[i].key, key) == 0)
-			return l->items[i].value;
-	return NULL;
-}
-
-/* Check every {...} reference in a step's parameters. */
-static int cfg_check_templates(struct cfg_ctx *x, const struct baton_cluster_config *c,
-			       const struct baton_step_config *st, const char *path, unsigned idx, bool self_fence)
-{
-	static const char *const plain[] = {"from", "to", "epoch", "group", "step", "drill"};
-
-	for (unsigned i = 0; i < st->params.n; i++) {
-		const char *v = st->params.items[i].value;
-		for (const char *o = strchr(v, '{'); o != NULL; o = strchr(o + 1, '{')) {
-			char ref[80];
-			size_t len;
-			bool ok = false;
-			/* Only {ident} and {scope.ident} are templates; any other brace
-			 * (a JSON body, say) is literal text. */
-			if (!baton_template_ref(o, &len))
-				continue;
-			memcpy(ref, o + 1, len);
-			ref[len] = '\0';
-			for (size_t k = 0; k < BATON_ARRAY_SIZE(plain); k++)
-				ok = ok || strcmp(ref, plain[k]) == 0;
-			const char *dot = strchr(ref, '.');
-			if (!ok && dot != NULL) {
-				size_t scope = (size_t)(dot - ref);
-				bool known_scope = (!self_fence && ((scope == 4 && strncmp(ref, "from", 4) == 0) ||
-								    (scope == 2 && strncmp(ref, "to", 2) == 0))) ||
-						   (self_fence && scope == 4 && strncmp(ref, "self", 4) == 0);
-				if (!known_scope)
-					return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
-							"parameter '%s': {%s} is not available here (%s)", st->params.items[i].key,
-							ref, self_fence ? "self-fence steps use {self.VAR}" : "plans use {from.VAR} and {to.VAR}");
-				/* Every region must define the var: any region can be from or to. */
-				for (unsigned r = 0; r < c->n_regions; r++)
-					if (baton_kv_get(&c->regions[r].vars, dot + 1) == NULL)
-						return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
-								"parameter '%s' uses {%s} but region '%s' has no vars.%s",
-								st->params.items[i].key, ref, c->regions[r].name, dot + 1);
-				ok = true;
-			}
-			if (!ok)
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].params", idx), path,
-						"parameter '%s': unknown reference {%s}", st->params.items[i].key, ref);
-		}
-	}
-	return 0;
-}
-
-static int cfg_check_steps(struct cfg_ctx *x, const struct baton_cluster_config *c,
-			   const struct baton_step_config *steps, unsigned n, const char *list, bool self_fence)
-{
-	/* deps[i] bit j: step i runs after step j */
-	uint32_t deps[BATON_MAX_PLAN_STEPS] = {0};
-	char path[CFG_PATH_LEN], err[256];
-	int rv;
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct baton_step_config *st = &steps[i];
-		const struct baton_action_driver *drv = baton_action_driver(st->driver);
-		struct baton_action_params ap;
-
-		snprintf(path, sizeof path, "%s[%u]", list, i);
-		for (unsigned j = 0; j < i; j++)
-			if (strcmp(steps[j].name, st->name) == 0)
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].name", i), path,
-						"step name '%s' is used twice", st->name);
-		if (drv == NULL)
-			return cfg_fail(x, cfg_line(x, "cluster.plan[].driver", i), path,
-					"unknown driver '%s' (known: %s)", st->driver, baton_action_driver_names());
-		memset(&ap, 0, sizeof ap);
-		for (unsigned k = 0; k < st->params.n && k < BATON_ACTION_MAX_PARAMS; k++) {
-			baton_strlcpy(ap.items[k].key, st->params.items[k].key, sizeof ap.items[k].key);
-			baton_strlcpy(ap.items[k].value, st->params.items[k].value, sizeof ap.items[k].value);
-			ap.n++;
-		}
-		if (drv->validate != NULL && (rv = drv->validate(&ap, err, sizeof err)) != 0)
-			return cfg_fail(x, cfg_line(x, "cluster.plan[].params", i), path, "%s: %s", st->driver, err);
-		if (st->attempt_timeout_ms > st->timeout_ms)
-			return cfg_fail(x, cfg_line(x, "cluster.plan[].attempt_timeout_ms", i), path,
-					"attempt_timeout_ms (%" PRIu64 ") exceeds timeout_ms (%" PRIu64 ")",
-					st->attempt_timeout_ms, st->timeout_ms);
-		rv = cfg_check_templates(x, c, st, path, i, self_fence);
-		if (rv != 0)
-			return rv;
-		/* after: */
-		char buf[BATON_KV_VALUE_LEN], *save = NULL;
-		baton_strlcpy(buf, st->after, sizeof buf);
-		for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
-			unsigned j;
-			for (j = 0; j < n; j++)
-				if (strcmp(steps[j].name, tok) == 0)
-					break;
-			if (j == n)
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
-						"after: '%s' is not a step of this list", tok);
-			if (j == i)
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path, "a step cannot wait for itself");
-			deps[i] |= 1u << j;
-		}
-	}
-	/* A DAG: repeatedly remove steps whose dependencies are all removed. */
-	uint32_t done = 0;
-	for (unsigned round = 0; round < n; round++)
-		for (unsigned i = 0; i < n; i++)
-			if (!(done & (1u << i)) && (deps[i] & ~done) == 0)
-				done |= 1u << i;
-	for (unsigned i = 0; i < n; i++)
-		if (!(done & (1u << i))) {
-			snprintf(path, sizeof path, "%s[%u]", list, i);
-			return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
-					"step '%s' is part of a dependency cycle", steps[i].name);
-		}
-	if (self_fence && n > 0)
-		for (unsigned i = 0; i < n; i++)
-			if (steps[i].after[0] != '\0') {
-				snprintf(path, sizeof path, "%s[%u]", list, i);
-				return cfg_fail(x, cfg_line(x, "cluster.plan[].after", i), path,
-						"self-fence steps run in order; after: is not used there");
-			}
-	return 0;
-}
-
-static int cfg_check_plans(struct cfg_ctx *x, const struct baton_cluster_config *c)
-{
-	char list[CFG_PATH_LEN];
-	int rv = cfg_check_steps(x, c, c->plan, c->n_plan, "cluster.plan", false);
-
-	for (unsigned r = 0; rv == 0 && r < c->n_regions; r++) {
-		snprintf(list, sizeof list, "cluster.regions[%u].self_fence", r);
-		rv = cfg_check_steps(x, c, c->regions[r].self_fence, c->regions[r].n_self_fence, list, true);
-		if (rv == 0) {
-			snprintf(list, sizeof list, "cluster.regions[%u].rejoin", r);
-			rv = cfg_check_steps(x, c, c->regions[r].rejoin, c->regions[r].n_rejoin, list, false);
-		}
-	}
-	return rv;
-}
-
-static int cfg_check_detection(struct cfg_ctx *x, const struct baton_cluster_config *c)
+static int cfg_check_detection(struct baton_conf *x, const struct baton_cluster_config *c)
 {
 	const struct baton_detection_config *d = &c->detection;
 
 	if (d->probe_timeout_ms >= d->probe_interval_ms)
-		return cfg_fail(x, cfg_line(x, "cluster.detection.probe_timeout_ms", 0),
+		return baton_conf_fail(x, baton_conf_line(x, "cluster.detection.probe_timeout_ms", 0),
 				"cluster.detection.probe_timeout_ms",
 				"must be less than probe_interval_ms (%" PRIu64 "), got %" PRIu64,
 				d->probe_interval_ms, d->probe_timeout_ms);
 	if (d->observer_quorum > c->n_members)
-		return cfg_fail(x, cfg_line(x, "cluster.detection.observer_quorum", 0),
+		return baton_conf_fail(x, baton_conf_line(x, "cluster.detection.observer_quorum", 0),
 				"cluster.detection.observer_quorum",
 				"must be at most the number of members (%u), got %" PRIu64, c->n_members,
 				d->observer_quorum);
@@ -840,26 +390,26 @@ static int cfg_check_detection(struct cfg_ctx *x, const struct baton_cluster_con
 			char path[96];
 			snprintf(path, sizeof path, "cluster.regions[%u].probes[%u]", i, j);
 			if (p->type == BATON_PROBE_HTTP && p->url[0] == '\0')
-				return cfg_fail(x, cfg_line(x, "cluster.regions[].probes[].type", j), path,
+				return baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].probes[].type", j), path,
 						"an http probe needs a url");
 			if (p->type == BATON_PROBE_TCP && p->address[0] == '\0')
-				return cfg_fail(x, cfg_line(x, "cluster.regions[].probes[].type", j), path,
+				return baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].probes[].type", j), path,
 						"a tcp probe needs an address");
 		}
 	return 0;
 }
 
-static int cfg_check_raft(struct cfg_ctx *x, const struct baton_raft_config *r)
+static int cfg_check_raft(struct baton_conf *x, const struct baton_raft_config *r)
 {
 	if (r->heartbeat_ms * 5 > r->election_timeout_ms)
-		return cfg_fail(x, cfg_line(x, "cluster.raft.heartbeat_ms", 0),
+		return baton_conf_fail(x, baton_conf_line(x, "cluster.raft.heartbeat_ms", 0),
 				"cluster.raft.heartbeat_ms",
 				"must be at most election_timeout_ms/5 (%" PRIu64 "), got %" PRIu64,
 				r->election_timeout_ms / 5, r->heartbeat_ms);
 	return 0;
 }
 
-static int cfg_check_members(struct cfg_ctx *x, const struct baton_cluster_config *c)
+static int cfg_check_members(struct baton_conf *x, const struct baton_cluster_config *c)
 {
 	char path[CFG_PATH_LEN];
 
@@ -869,15 +419,15 @@ static int cfg_check_members(struct cfg_ctx *x, const struct baton_cluster_confi
 		for (unsigned i = 0; i < j; i++) {
 			if (c->members[i].id == m->id) {
 				snprintf(path, sizeof path, "cluster.members[%u].id", j);
-				return cfg_fail(x, cfg_line(x, "cluster.members[].id", j), path,
+				return baton_conf_fail(x, baton_conf_line(x, "cluster.members[].id", j), path,
 						"duplicate member id %u (also cluster.members[%u], line %u)",
-						m->id, i, cfg_line(x, "cluster.members[].id", i));
+						m->id, i, baton_conf_line(x, "cluster.members[].id", i));
 			}
 			if (strcmp(c->members[i].name, m->name) == 0) {
 				snprintf(path, sizeof path, "cluster.members[%u].name", j);
-				return cfg_fail(x, cfg_line(x, "cluster.members[].name", j), path,
+				return baton_conf_fail(x, baton_conf_line(x, "cluster.members[].name", j), path,
 						"duplicate member name '%s' (also cluster.members[%u], line %u)",
-						m->name, i, cfg_line(x, "cluster.members[].name", i));
+						m->name, i, baton_conf_line(x, "cluster.members[].name", i));
 			}
 		}
 	}
@@ -893,7 +443,7 @@ static int cfg_check_members(struct cfg_ctx *x, const struct baton_cluster_confi
 		snprintf(path, sizeof path, "cluster.members[%u].%s", s / 2, key);
 		snprintf(tpath, sizeof tpath, "cluster.members[].%s", key);
 		if (strncmp(addr, "0.0.0.0:", 8) == 0)
-			return cfg_fail(x, cfg_line(x, tpath, s / 2), path,
+			return baton_conf_fail(x, baton_conf_line(x, tpath, s / 2), path,
 					"must be an address the other members can connect to, got '%s' "
 					"(to listen on all interfaces set node.%s)",
 					addr, s % 2 == 0 ? "raft_bind" : "api_listen");
@@ -905,9 +455,9 @@ static int cfg_check_members(struct cfg_ctx *x, const struct baton_cluster_confi
 			if (strcmp(addr, t % 2 == 0 ? o->raft : o->api) != 0)
 				continue;
 			snprintf(otpath, sizeof otpath, "cluster.members[].%s", okey);
-			return cfg_fail(x, cfg_line(x, tpath, s / 2), path,
+			return baton_conf_fail(x, baton_conf_line(x, tpath, s / 2), path,
 					"address %s is already used by cluster.members[%u].%s (line %u)",
-					addr, t / 2, okey, cfg_line(x, otpath, t / 2));
+					addr, t / 2, okey, baton_conf_line(x, otpath, t / 2));
 		}
 	}
 	return 0;
@@ -923,7 +473,7 @@ static void cfg_region_list(const struct baton_cluster_config *c, char *out, siz
 				      c->regions[i].name);
 }
 
-static int cfg_check_regions(struct cfg_ctx *x, const struct baton_cluster_config *c)
+static int cfg_check_regions(struct baton_conf *x, const struct baton_cluster_config *c)
 {
 	char path[CFG_PATH_LEN], known[BATON_MAX_REGIONS * (BATON_NAME_LEN + 2)];
 
@@ -932,24 +482,24 @@ static int cfg_check_regions(struct cfg_ctx *x, const struct baton_cluster_confi
 			if (strcmp(c->regions[i].name, c->regions[j].name) != 0)
 				continue;
 			snprintf(path, sizeof path, "cluster.regions[%u].name", j);
-			return cfg_fail(x, cfg_line(x, "cluster.regions[].name", j), path,
+			return baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].name", j), path,
 					"duplicate region '%s' (also cluster.regions[%u], line %u)",
-					c->regions[j].name, i, cfg_line(x, "cluster.regions[].name", i));
+					c->regions[j].name, i, baton_conf_line(x, "cluster.regions[].name", i));
 		}
 	}
 	cfg_region_list(c, known, sizeof known);
 	for (unsigned i = 0; i < c->n_members; i++) {
 		const struct baton_member_config *m = &c->members[i];
-		unsigned line = cfg_line(x, "cluster.members[].region", i);
+		unsigned line = baton_conf_line(x, "cluster.members[].region", i);
 
 		snprintf(path, sizeof path, "cluster.members[%u].region", i);
 		if (m->witness && m->region[0] != '\0')
-			return cfg_fail(x, line, path,
+			return baton_conf_fail(x, line, path,
 					"a witness has no region; remove the key or set witness: false");
 		if (!m->witness && m->region[0] == '\0')
-			return cfg_fail(x, line, path, "is required (unless witness: true)");
+			return baton_conf_fail(x, line, path, "is required (unless witness: true)");
 		if (!m->witness && baton_config_region(c, m->region) == NULL)
-			return cfg_fail(x, line, path, "'%s' is not in cluster.regions (%s)", m->region,
+			return baton_conf_fail(x, line, path, "'%s' is not in cluster.regions (%s)", m->region,
 					known);
 	}
 	for (unsigned j = 0; j < c->n_regions; j++) {
@@ -961,14 +511,14 @@ static int cfg_check_regions(struct cfg_ctx *x, const struct baton_cluster_confi
 		if (covered)
 			continue;
 		snprintf(path, sizeof path, "cluster.regions[%u].name", j);
-		return cfg_fail(x, cfg_line(x, "cluster.regions[].name", j), path,
+		return baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].name", j), path,
 				"region '%s' has no members; each region needs at least one member that is not a witness",
 				c->regions[j].name);
 	}
 	return 0;
 }
 
-static int cfg_check_groups(struct cfg_ctx *x, struct baton_cluster_config *c)
+static int cfg_check_groups(struct baton_conf *x, struct baton_cluster_config *c)
 {
 	char path[CFG_PATH_LEN], known[BATON_MAX_REGIONS * (BATON_NAME_LEN + 2)];
 
@@ -986,13 +536,13 @@ static int cfg_check_groups(struct cfg_ctx *x, struct baton_cluster_config *c)
 			if (strcmp(c->groups[i].name, g->name) != 0)
 				continue;
 			snprintf(path, sizeof path, "cluster.groups[%u].name", j);
-			return cfg_fail(x, cfg_line(x, "cluster.groups[].name", j), path,
+			return baton_conf_fail(x, baton_conf_line(x, "cluster.groups[].name", j), path,
 					"duplicate group '%s' (also cluster.groups[%u], line %u)",
-					g->name, i, cfg_line(x, "cluster.groups[].name", i));
+					g->name, i, baton_conf_line(x, "cluster.groups[].name", i));
 		}
 		if (baton_config_region(c, g->initial_active) == NULL) {
 			snprintf(path, sizeof path, "cluster.groups[%u].initial_active", j);
-			return cfg_fail(x, cfg_line(x, "cluster.groups[].initial_active", j), path,
+			return baton_conf_fail(x, baton_conf_line(x, "cluster.groups[].initial_active", j), path,
 					"'%s' is not in cluster.regions (%s)", g->initial_active,
 					known);
 		}
@@ -1000,13 +550,13 @@ static int cfg_check_groups(struct cfg_ctx *x, struct baton_cluster_config *c)
 	return 0;
 }
 
-static int cfg_check_node(struct cfg_ctx *x, struct baton_config *cfg)
+static int cfg_check_node(struct baton_conf *x, struct baton_config *cfg)
 {
 	const char *files[][2] = {{"node.report_key_file", cfg->node.report_key_file},
 				  {"node.peer_key_file", cfg->node.peer_key_file}};
 	for (size_t i = 0; i < BATON_ARRAY_SIZE(files); i++)
 		if (files[i][1][0] != '\0' && files[i][1][0] != '/')
-			return cfg_fail(x, cfg_line(x, files[i][0], 0), files[i][0],
+			return baton_conf_fail(x, baton_conf_line(x, files[i][0], 0), files[i][0],
 					"must be an absolute path, got '%s'", files[i][1]);
 	const struct baton_member_config *self = baton_config_member(&cfg->cluster, cfg->node.id);
 
@@ -1018,7 +568,7 @@ static int cfg_check_node(struct cfg_ctx *x, struct baton_config *cfg)
 		for (unsigned i = 0; i < cfg->cluster.n_members && o < sizeof ids; i++)
 			o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%u", i > 0 ? ", " : "",
 					      cfg->cluster.members[i].id);
-		return cfg_fail(x, cfg_line(x, "node.id", 0), "node.id",
+		return baton_conf_fail(x, baton_conf_line(x, "node.id", 0), "node.id",
 				"%u is not a member id (valid ids: %s)", cfg->node.id, ids);
 	}
 	if (cfg->node.api_listen[0] == '\0')
@@ -1028,41 +578,13 @@ static int cfg_check_node(struct cfg_ctx *x, struct baton_config *cfg)
 	return 0;
 }
 
-static int cfg_from_doc(const struct baton_yaml_doc *doc, struct baton_config *ret,
-			char *errbuf, size_t errlen)
+
+static int cfg_check(struct baton_conf *x, void *p)
 {
-	struct baton_config *cfg;
-	struct cfg_ctx *x;
-	char got[128];
+	struct baton_config *cfg = p;
 	int rv;
 
-	if (doc->root == NULL || baton_yaml_is_null(doc->root)) {
-		baton_yaml_errorf(errbuf, errlen, doc, 1, NULL,
-				  "the file is empty; expected the sections 'cluster' and 'node'");
-		return -EINVAL;
-	}
-	if (doc->root->kind != BATON_YAML_MAP) {
-		baton_yaml_errorf(errbuf, errlen, doc, doc->root->line, NULL,
-				  "the top level must be a map with the sections 'cluster' and 'node', got %s",
-				  cfg_got(got, sizeof got, doc->root));
-		return -EINVAL;
-	}
-	/* Both are a few KiB: keep them off the (possibly small) caller stack. */
-	cfg = calloc(1, sizeof(*cfg));
-	x = calloc(1, sizeof(*x));
-	if (cfg == NULL || x == NULL) {
-		free(cfg);
-		free(x);
-		if (errlen > 0)
-			snprintf(errbuf, errlen, "%s: out of memory", doc->name);
-		return -ENOMEM; /* UNTESTED */
-	}
-	x->doc = doc;
-	x->errbuf = errbuf;
-	x->errlen = errlen;
-	rv = cfg_walk(x, "", "", doc->root, doc->root->line, (char *)cfg, 0);
-	if (rv == 0)
-		rv = cfg_check_raft(x, &cfg->cluster.raft);
+	rv = cfg_check_raft(x, &cfg->cluster.raft);
 	if (rv == 0)
 		rv = cfg_check_members(x, &cfg->cluster);
 	if (rv == 0)
@@ -1072,42 +594,28 @@ static int cfg_from_doc(const struct baton_yaml_doc *doc, struct baton_config *r
 	if (rv == 0)
 		rv = cfg_check_detection(x, &cfg->cluster);
 	if (rv == 0)
-		rv = cfg_check_plans(x, &cfg->cluster);
+		rv = baton_config_check_plans(x, &cfg->cluster);
 	if (rv == 0)
 		rv = cfg_check_node(x, cfg);
-	if (rv == 0) {
-		*ret = *cfg;
-		ret->self = baton_config_member(&ret->cluster, ret->node.id);
-	}
-	free(x);
-	free(cfg);
 	return rv;
 }
 
 int baton_config_load_string(const char *name, const char *yaml, size_t len,
 			     struct baton_config *ret, char *errbuf, size_t errlen)
 {
-	struct baton_yaml_doc *doc;
-	int rv;
+	int rv = baton_conf_load_string(&cfg_tab, name, yaml, len, ret, errbuf, errlen);
 
-	rv = baton_yaml_parse(name, yaml, len, &doc, errbuf, errlen);
-	if (rv != 0)
-		return rv;
-	rv = cfg_from_doc(doc, ret, errbuf, errlen);
-	baton_yaml_free(doc);
+	if (rv == 0)
+		ret->self = baton_config_member(&ret->cluster, ret->node.id);
 	return rv;
 }
 
 int baton_config_load(const char *path, struct baton_config *ret, char *errbuf, size_t errlen)
 {
-	struct baton_yaml_doc *doc;
-	int rv;
+	int rv = baton_conf_load_file(&cfg_tab, path, ret, errbuf, errlen);
 
-	rv = baton_yaml_load_file(path, &doc, errbuf, errlen);
-	if (rv != 0)
-		return rv;
-	rv = cfg_from_doc(doc, ret, errbuf, errlen);
-	baton_yaml_free(doc);
+	if (rv == 0)
+		ret->self = baton_config_member(&ret->cluster, ret->node.id);
 	return rv;
 }
 
@@ -1143,23 +651,23 @@ static void cfg_hash_str(crypto_hash_sha256_state *st, const char *s)
 /* Feed key @k (at display path @dpath, values at @base) and everything under it:
  * "path=<len>:<value>\n" per value, "path#=<count>\n" per list. Length
  * prefixes keep the encoding unambiguous whatever a value contains. */
-static void cfg_hash_key(crypto_hash_sha256_state *st, const struct baton_config_key *k,
+static void cfg_hash_key(crypto_hash_sha256_state *st, const struct baton_conftab_key *k,
 			 const char *dpath, const char *base)
 {
-	const struct baton_config_key *kids[CFG_MAX_KIDS];
+	const struct baton_conftab_key *kids[CFG_MAX_KIDS];
 	char line[CFG_PATH_LEN + 64], val[BATON_PATH_LEN + 8];
 	size_t nk;
 
 	switch (k->type) {
-	case BATON_CONFIG_SECTION:
+	case BATON_CONF_SECTION:
 		nk = cfg_children(k->path, kids);
 		for (size_t i = 0; i < nk; i++) {
 			char p[CFG_PATH_LEN];
-			cfg_join(p, sizeof p, dpath, cfg_leaf(kids[i]->path));
+			snprintf(p, sizeof p, "%s.%s", dpath, baton_conf_leaf(kids[i]->path));
 			cfg_hash_key(st, kids[i], p, base);
 		}
 		break;
-	case BATON_CONFIG_LIST: {
+	case BATON_CONF_LIST: {
 		unsigned count;
 		char tp[CFG_PATH_LEN];
 
@@ -1172,7 +680,7 @@ static void cfg_hash_key(crypto_hash_sha256_state *st, const struct baton_config
 			const char *entry = base + k->off + j * k->entry_size;
 			for (size_t i = 0; i < nk; i++) {
 				char p[CFG_PATH_LEN];
-				snprintf(p, sizeof p, "%s[%u].%s", dpath, j, cfg_leaf(kids[i]->path));
+				snprintf(p, sizeof p, "%s[%u].%s", dpath, j, baton_conf_leaf(kids[i]->path));
 				cfg_hash_key(st, kids[i], p, entry);
 			}
 		}
@@ -1214,13 +722,13 @@ void baton_config_cluster_hash(const struct baton_cluster_config *c, char out[65
 /* ------------------------------------------------------------------------ */
 /* Dump */
 
-static bool cfg_is_text(enum baton_config_type t)
+static bool cfg_is_text(int t)
 {
-	return t == BATON_CONFIG_NAME || t == BATON_CONFIG_PATH || t == BATON_CONFIG_ADDR ||
-	       t == BATON_CONFIG_TEXT || t == BATON_CONFIG_URL || t == BATON_CONFIG_MAP;
+	return t == BATON_CONF_NAME || t == BATON_CONF_PATH || t == BATON_CONF_ADDR ||
+	       t == BATON_CONF_TEXT || t == BATON_CONFIG_URL || t == BATON_CONFIG_MAP;
 }
 
-static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char *base)
+static void cfg_dump_value(FILE *f, const struct baton_conftab_key *k, const char *base)
 {
 	char val[BATON_PATH_LEN + 8];
 
@@ -1229,13 +737,8 @@ static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char
 		const struct baton_kv_list *l = (const struct baton_kv_list *)(base + k->off);
 		fputc('{', f);
 		for (unsigned i = 0; i < l->n; i++) {
-			fprintf(f, "%s%s: \"", i ? ", " : "", l->items[i].key);
-			for (const char *s = l->items[i].value; *s != '\0'; s++) {
-				if (*s == '"' || *s == '\\')
-					fputc('\\', f);
-				fputc(*s, f);
-			}
-			fputc('"', f);
+			fprintf(f, "%s%s: ", i ? ", " : "", l->items[i].key);
+			baton_conf_write_quoted(f, l->items[i].value, (k->flags & BATON_CONF_RAW) != 0);
 		}
 		fputs("}\n", f);
 		return;
@@ -1245,34 +748,29 @@ static void cfg_dump_value(FILE *f, const struct baton_config_key *k, const char
 		fprintf(f, "%s\n", val);
 		return;
 	}
-	fputc('"', f);
-	for (const char *s = val; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputs("\"\n", f);
+	baton_conf_write_quoted(f, val, (k->flags & BATON_CONF_RAW) != 0);
+	fputc('\n', f);
 }
 
 /* The keys under @tpath at @indent spaces; @entry: the first one opens a list entry. */
 static void cfg_dump_map(FILE *f, const char *tpath, const char *base, int indent, bool entry)
 {
-	const struct baton_config_key *kids[CFG_MAX_KIDS];
+	const struct baton_conftab_key *kids[CFG_MAX_KIDS];
 	size_t nk = cfg_children(tpath, kids);
 
 	for (size_t i = 0; i < nk; i++) {
-		const struct baton_config_key *k = kids[i];
+		const struct baton_conftab_key *k = kids[i];
 
 		if (entry && i == 0)
-			fprintf(f, "%*s- %s:", indent - 2, "", cfg_leaf(k->path));
+			fprintf(f, "%*s- %s:", indent - 2, "", baton_conf_leaf(k->path));
 		else
-			fprintf(f, "%*s%s:", indent, "", cfg_leaf(k->path));
+			fprintf(f, "%*s%s:", indent, "", baton_conf_leaf(k->path));
 		switch (k->type) {
-		case BATON_CONFIG_SECTION:
+		case BATON_CONF_SECTION:
 			fputc('\n', f);
 			cfg_dump_map(f, k->path, base, indent + 2, false);
 			break;
-		case BATON_CONFIG_LIST: {
+		case BATON_CONF_LIST: {
 			unsigned count;
 			char tp[CFG_PATH_LEN];
 
@@ -1303,21 +801,12 @@ void baton_config_dump(const struct baton_config *c, FILE *f)
 /* ------------------------------------------------------------------------ */
 /* Reference for docs/configuration.md */
 
-static void cfg_md(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '|')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-}
-
 void baton_config_write_reference(FILE *f)
 {
 	fputs("| Key | Type | Default | Allowed values | Description |\n", f);
 	fputs("| --- | --- | --- | --- | --- |\n", f);
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		const struct baton_config_key *k = &cfg_keys[i];
+		const struct baton_conftab_key *k = &cfg_keys[i];
 
 		fprintf(f, "| `%s` | %s | ", k->path, baton_config_type_name(k->type));
 		if (k->required)
@@ -1328,38 +817,38 @@ void baton_config_write_reference(FILE *f)
 			fputs("—", f);
 		fputs(" | ", f);
 		switch (k->type) {
-		case BATON_CONFIG_SECTION:
+		case BATON_CONF_SECTION:
 			fputs("map", f);
 			break;
-		case BATON_CONFIG_LIST:
+		case BATON_CONF_LIST:
 			fprintf(f, "%" PRIu64 "..%" PRIu64 " entries", k->min, k->max);
 			break;
-		case BATON_CONFIG_U64:
+		case BATON_CONF_U64:
 			fprintf(f, "%" PRIu64 "..%" PRIu64, k->min, k->max);
 			break;
-		case BATON_CONFIG_DURATION:
+		case BATON_CONF_DURATION:
 			fprintf(f, "%" PRIu64 "..%" PRIu64 " ms", k->min, k->max);
 			break;
-		case BATON_CONFIG_BOOL:
+		case BATON_CONF_BOOL:
 			fputs("`true`, `false`", f);
 			break;
-		case BATON_CONFIG_NAME:
+		case BATON_CONF_NAME:
 			if (k->min == 0)
 				fprintf(f, "up to %" PRIu64 " chars of `[a-z0-9-]`", k->max);
 			else
 				fprintf(f, "%" PRIu64 "..%" PRIu64 " chars of `[a-z0-9-]`", k->min,
 					k->max);
 			break;
-		case BATON_CONFIG_PATH:
+		case BATON_CONF_PATH:
 			fprintf(f, "absolute path, up to %" PRIu64 " chars", k->max);
 			break;
-		case BATON_CONFIG_ADDR:
+		case BATON_CONF_ADDR:
 			fputs(k->min == 0 ? "`a.b.c.d:port` or `\"\"`" : "`a.b.c.d:port`", f);
 			break;
-		case BATON_CONFIG_CHOICE: {
+		case BATON_CONF_CHOICE: {
 			const char *words[16];
 			char buf[256];
-			size_t n = cfg_split_choices(k->choices, buf, sizeof buf, words, 16);
+			size_t n = baton_conf_split_choices(k->choices, buf, sizeof buf, words, 16);
 			for (size_t j = 0; j < n; j++)
 				fprintf(f, "%s`%s`", j > 0 ? ", " : "", words[j]);
 			break;
@@ -1368,7 +857,7 @@ void baton_config_write_reference(FILE *f)
 			break;
 		}
 		fputs(" | ", f);
-		cfg_md(f, k->doc);
+		baton_conf_md(f, k->doc);
 		fputs(" |\n", f);
 	}
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lib/conftab.h"
 #include "lib/log.h"
 
 #define BATON_MAX_MEMBERS 8
@@ -229,45 +230,19 @@ const struct baton_region_config *baton_config_region(const struct baton_cluster
 void baton_config_dump(const struct baton_config *c, FILE *f);
 
 /*
- * The key table.
+ * The key table: lib/conftab.h's keys and types, plus two types of its own.
  */
 
 enum baton_config_type {
-	BATON_CONFIG_SECTION,  /* a map that holds other keys */
-	BATON_CONFIG_LIST,     /* a list of maps; min..max entries */
-	BATON_CONFIG_U64,      /* decimal integer in min..max */
-	BATON_CONFIG_DURATION, /* milliseconds in min..max; "1500" or "2s", "250ms", "1m" */
-	BATON_CONFIG_BOOL,     /* true or false */
-	BATON_CONFIG_NAME,     /* min..max chars of [a-z0-9-] */
-	BATON_CONFIG_PATH,     /* absolute path, up to max chars */
-	BATON_CONFIG_ADDR,     /* IPv4 "a.b.c.d:port"; min 0 allows "" (unset) */
-	BATON_CONFIG_CHOICE,   /* one word of @choices, stored as its index (an enum) */
-	BATON_CONFIG_TEXT,     /* min..max printable characters */
-	BATON_CONFIG_URL,      /* http:// or https:// URL without spaces, up to max chars */
+	BATON_CONFIG_URL = BATON_CONF_CUSTOM, /* http:// or https:// URL without spaces, up to max chars */
 	BATON_CONFIG_MAP,      /* a map of [a-z0-9_] keys to scalar values (struct baton_kv_list) */
-	BATON_CONFIG_TYPE_NR
-};
-
-struct baton_config_key {
-	const char *path;     /* "cluster.raft.heartbeat_ms"; in list entries "cluster.members[].id" */
-	enum baton_config_type type;
-	const char *def;      /* default as written in YAML; NULL: none (zero/empty if optional) */
-	uint64_t min, max;    /* value, string length or number of list entries */
-	bool required;
-	const char *choices;  /* BATON_CONFIG_CHOICE: "debug|info|notice|warn|error" */
-	const char *doc;      /* one line, for docs/configuration.md */
-	/* Where the value lives: relative to struct baton_config, or for keys
-	 * inside a list entry relative to that entry's struct. */
-	size_t off, size;
-	size_t count_off;     /* BATON_CONFIG_LIST: the `unsigned` entry count */
-	size_t entry_size;    /* BATON_CONFIG_LIST: one entry */
 };
 
 /* Every key the file may contain, in table order (parents before children). */
-const struct baton_config_key *baton_config_keys(size_t *ret_n);
+const struct baton_conftab_key *baton_config_keys(size_t *ret_n);
 
-/* "section", "list", "integer", "duration", "bool", "name", "path", "address", "choice". */
-const char *baton_config_type_name(enum baton_config_type type);
+/* "section", "list", "integer", "duration", "bool", "name", "path", "address", "choice", ... */
+const char *baton_config_type_name(int type);
 
 /* The key reference of docs/configuration.md (a Markdown table), from the table. */
 void baton_config_write_reference(FILE *f);

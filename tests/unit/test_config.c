@@ -920,12 +920,12 @@ static void dump_loads_back_to_the_same_config(void **state)
 static void key_table_is_consistent(void **state)
 {
 	size_t n;
-	const struct baton_config_key *keys = baton_config_keys(&n);
+	const struct baton_conftab_key *keys = baton_config_keys(&n);
 
 	(void)state;
 	assert_true(n > 20);
 	for (size_t i = 0; i < n; i++) {
-		const struct baton_config_key *k = &keys[i];
+		const struct baton_conftab_key *k = &keys[i];
 		const char *dot = strrchr(k->path, '.');
 
 		assert_non_null(k->doc);
@@ -946,21 +946,21 @@ static void key_table_is_consistent(void **state)
 				fail_msg("%s: parent %s is not declared before it", k->path, parent);
 		}
 		switch (k->type) {
-		case BATON_CONFIG_U64:
-		case BATON_CONFIG_DURATION:
+		case BATON_CONF_U64:
+		case BATON_CONF_DURATION:
 			assert_true(k->size == 8 || k->max <= (UINT64_C(1) << (8 * k->size)) - 1);
 			assert_true(k->min <= k->max);
 			break;
-		case BATON_CONFIG_NAME:
-		case BATON_CONFIG_PATH:
-		case BATON_CONFIG_ADDR:
+		case BATON_CONF_NAME:
+		case BATON_CONF_PATH:
+		case BATON_CONF_ADDR:
 			assert_true(k->max < k->size);
 			break;
-		case BATON_CONFIG_LIST:
+		case BATON_CONF_LIST:
 			assert_true(k->max * k->entry_size <= k->size);
 			assert_true(k->max <= 16);
 			break;
-		case BATON_CONFIG_CHOICE:
+		case BATON_CONF_CHOICE:
 			assert_non_null(k->choices);
 			assert_int_equal(k->size, sizeof(int));
 			break;
@@ -993,7 +993,7 @@ static char *read_doc(void)
 static void doc_mentions_every_key(void **state)
 {
 	size_t n;
-	const struct baton_config_key *keys = baton_config_keys(&n);
+	const struct baton_conftab_key *keys = baton_config_keys(&n);
 	char *doc = read_doc();
 	int missing = 0;
 
