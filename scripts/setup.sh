@@ -24,6 +24,9 @@ pkgs=(
 	# docs, and the status-page test (headless)
 	scdoc chromium
 )
+# kubectl, for the k8s_manifests test: Debian's own (1.20) unless one is installed
+# already (another package's /usr/bin/kubectl would make the install fail).
+command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(patroni python3-etcd etcd-server etcd-client redis-server redis-tools gnuplot-nox)
 fi

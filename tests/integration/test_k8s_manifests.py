@@ -20,16 +20,25 @@ kube-apiserver runs on a Debian 12 CI machine, and kubectl itself may not be ins
   3. The negative cases below prove it fails, naming the file, the line, the document
      and the field path, on each kind of mistake; each mutates a real manifest and
      first asserts the mutation happened, so none can silently turn into a no-op.
-  4. Where kubectl is installed, it also runs `kubectl apply --dry-run=client
-     --validate=strict` on the manifests (see KubectlTest) — never the only check.
+  4. Where kubectl is installed (scripts/setup.sh installs Debian's kubernetes-client,
+     1.20, when no kubectl is there; checked with it and with 1.27 to 1.33), kubectl
+     itself validates them too, never as the only check: `kubectl apply --dry-run=client
+     --validate=strict -f deploy/k8s/` against FakeAPIServer below, which serves on
+     127.0.0.1 only what kubectl reads (/version, discovery for the vendored kinds,
+     /openapi/v2 as the protobuf kubectl asks for, encoded from the same vendored
+     definitions, 404 for every object) and refuses writes. It advertises no
+     server-side field validation, so kubectl validates client-side, with the schema.
 """
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -235,6 +244,194 @@ class NegativeTest(unittest.TestCase):
         self.assertEqual(out, p + ":%d: document 1 (Deployment " % n[0] +
                          "shop/shop-web): spec.template.spec.containers[0].ports[0].containerPort: expected an "
                          'integer, got a string "http"\n')
+
+
+# ---- kubectl against a stand-in API server ----
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _field(num, payload):  # a length-delimited protobuf field
+    payload = payload.encode() if isinstance(payload, str) else payload
+    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _named(name, value):  # NamedSchema / NamedAny: name = 1, value = 2
+    return _field(1, name) + _field(2, value)
+
+
+def _any(value):  # openapi.v2.Any: yaml = 2 (JSON is YAML)
+    return _field(2, json.dumps(value))
+
+
+def _schema_pb(s):
+    """openapi.v2.Schema (gnostic openapiv2/OpenAPIv2.proto), the fields the definitions use."""
+    out = b""
+    if "$ref" in s:
+        out += _field(1, s["$ref"])
+    if "format" in s:
+        out += _field(2, s["format"])
+    for r in s.get("required", []):
+        out += _field(19, r)
+    for e in s.get("enum", []):
+        out += _field(20, _any(e))
+    if isinstance(s.get("additionalProperties"), dict):
+        out += _field(21, _field(1, _schema_pb(s["additionalProperties"])))
+    if "type" in s:
+        out += _field(22, _field(1, s["type"]))
+    if "items" in s:
+        out += _field(23, _field(1, _schema_pb(s["items"])))
+    if "properties" in s:
+        out += _field(25, b"".join(_field(1, _named(k, _schema_pb(v))) for k, v in s["properties"].items()))
+    for k, v in s.items():
+        if k.startswith("x-"):
+            out += _field(31, _named(k, _any(v)))
+    return out
+
+
+def openapi_v2_protobuf(doc):
+    """openapi.v2.Document: swagger = 1, info = 2 (title 1, version 2), definitions = 9."""
+    return (_field(1, doc["swagger"]) + _field(2, _field(1, doc["info"]["title"]) + _field(2, doc["info"]["version"]))
+            + _field(9, b"".join(_field(1, _named(n, _schema_pb(s))) for n, s in doc["definitions"].items())))
+
+
+class FakeAPIServer:
+    def __init__(self, schema_path=validate.DEFAULT_SCHEMA):
+        with open(schema_path) as f:
+            doc = json.load(f)
+        self.requests = []
+        pb = openapi_v2_protobuf(doc)
+        groups = {}  # groupVersion -> [(kind, plural)]
+        for s in doc["definitions"].values():
+            for g in s.get("x-kubernetes-group-version-kind", []):
+                gv = g["group"] + "/" + g["version"] if g["group"] else g["version"]
+                groups.setdefault(gv, []).append(g["kind"])
+        groups.setdefault("v1", []).append("Namespace")
+        verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+        def resources(gv):
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": [
+                {"name": k.lower() + "s", "singularName": k.lower(), "namespaced": k != "Namespace", "kind": k,
+                 "verbs": verbs} for k in sorted(groups[gv])]}
+        routes = {
+            "/version": {"major": "1", "minor": doc["info"]["version"].split(".")[1],
+                         "gitVersion": doc["info"]["version"]},
+            "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+            "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
+                 "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}}
+                for gv in sorted(groups) if "/" in gv]},
+            "/openapi/v2": pb,
+        }
+        for gv in groups:
+            routes[("/api/" if "/" not in gv else "/apis/") + gv] = resources(gv)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body):
+                ctype = "application/octet-stream" if isinstance(body, bytes) else "application/json"
+                body = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                server.requests.append("GET " + path)
+                if path in routes:
+                    return self.reply(200, routes[path])
+                self.reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                                 "code": 404, "message": path + " not found", "details": {}})
+
+            def do_POST(self):
+                server.requests.append(self.command + " " + self.path)
+                self.reply(405, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 405,
+                                 "reason": "MethodNotAllowed", "message": "this stand-in takes no writes"})
+            do_PUT = do_PATCH = do_DELETE = do_POST
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@unittest.skipUnless(shutil.which("kubectl"), "kubectl is not installed (the vendored-schema checks above still ran)")
+class KubectlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.api = FakeAPIServer()
+        cls.dir = tempfile.mkdtemp(prefix="baton-kubectl-")
+        with open(os.path.join(cls.dir, "kubeconfig"), "w") as f:
+            f.write("apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+                    "clusters: [{name: fake, cluster: {server: '%s'}}]\n"
+                    "contexts: [{name: fake, context: {cluster: fake, user: nobody}}]\n"
+                    "users: [{name: nobody, user: {}}]\n" % cls.api.url)
+        cls.env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        cls.env.update(KUBECONFIG=os.path.join(cls.dir, "kubeconfig"), HOME=cls.dir)
+        # kubectl >= 1.25 spells it strict; older ones only validate (strictly) with true.
+        helptext = subprocess.run(["kubectl", "apply", "--help"], capture_output=True, text=True, env=cls.env).stdout
+        cls.validate_flag = "--validate=strict" if "strict" in helptext else "--validate=true"
+        v = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True, env=cls.env)
+        print("\nfigure: " + (v.stdout.strip().splitlines() or ["kubectl ?"])[0], file=sys.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def kubectl_apply(self, path):
+        self.api.requests.clear()
+        p = subprocess.run(["kubectl", "--cache-dir", os.path.join(self.dir, "cache"), "--request-timeout=10s",
+                            "apply", "--dry-run=client", self.validate_flag, "-f", path],
+                           capture_output=True, text=True, env=self.env, timeout=60)
+        # kubectl read the schema (so it validated with it) and wrote nothing.
+        self.assertIn("GET /openapi/v2", self.api.requests, p.stdout + p.stderr)
+        self.assertEqual([r for r in self.api.requests if not r.startswith("GET ")], [])
+        return p
+
+    def test_kubectl_accepts_the_manifests(self):
+        p = self.kubectl_apply(K8S)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(sorted(p.stdout.splitlines()), [
+            "configmap/baton-reporter created (dry run)",
+            "deployment.apps/baton-reporter created (dry run)",
+            "deployment.apps/shop-web created (dry run)"])
+
+    def test_kubectl_rejects_a_broken_manifest(self):
+        text = read("reporter-deployment.yaml")
+        for old, new in [("readOnlyRootFilesystem: true", "readOnlyRootFileSystem: true"),
+                         ("replicas: 1", 'replicas: "1"'),
+                         ("- name: reporter\n          image:", "- image:")]:
+            self.assertEqual(text.count(old), 1, old)
+            text = text.replace(old, new)
+        path = os.path.join(self.dir, "broken.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        p = self.kubectl_apply(path)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        print("\nnegative: kubectl: " + p.stderr.strip(), file=sys.stderr)
+        self.assertIn('error validating "%s"' % path, p.stderr)
+        self.assertIn('ValidationError(Deployment.spec.template.spec.containers[0].securityContext): unknown field '
+                      '"readOnlyRootFileSystem" in io.k8s.api.core.v1.SecurityContext', p.stderr)
+        self.assertIn("ValidationError(Deployment.spec.replicas): invalid type for "
+                      'io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer"', p.stderr)
+        self.assertIn('ValidationError(Deployment.spec.template.spec.containers[0]): missing required field "name" '
+                      "in io.k8s.api.core.v1.Container", p.stderr)
 
 
 if __name__ == "__main__":
