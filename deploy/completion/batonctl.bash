@@ -13,10 +13,10 @@ _batonctl_words()
 _batonctl()
 {
 	local cur prev cmd i
-	local commands="status history plan keygen switchover failover failback freeze unfreeze drill retry-step skip-step approve reverse help"
+	local commands="status history plan keygen switchover failover failback freeze unfreeze drill retry-step skip-step approve reverse recover help"
 	local global_opts="--cluster --help --version"
 	local signed_common="--reason --group --ttl --epoch --cluster-id --key --json --dry-run --out --cluster --help"
-	local operations="all switchover failover failback freeze unfreeze drill retry-step skip-step approve reverse"
+	local operations="all switchover failover failback freeze unfreeze drill retry-step skip-step approve reverse recover"
 
 	COMPREPLY=()
 	cur="${COMP_WORDS[COMP_CWORD]}"
@@ -86,6 +86,7 @@ _batonctl()
 	freeze | unfreeze | approve) opts="$signed_common" ;;
 	retry-step | skip-step) opts="--step --transition $signed_common" ;;
 	reverse) opts="--region $signed_common" ;;
+	recover) opts="--voters $signed_common" ;;
 	*) return ;;
 	esac
 	if [[ "$cur" == -* || "$cmd" != "approve" ]]; then
