@@ -4,13 +4,13 @@
  * section for this host.
  *
  * Every key is one line of the table in config.c (path, type, default, bounds,
- * required, one-line doc). The table drives parsing, validation, defaults,
- * baton_config_dump(), the cluster hash and the key reference in
- * docs/configuration.md (regenerate it with `ninja -C <build> config-doc`;
- * the unit test fails when the doc and the table disagree). Rules that tie
- * several keys together (heartbeat vs election timeout, unique member ids,
- * regions that have members, node.id is a member, ...) are checked after the
- * table, in config.c.
+ * required, one-line doc), walked by lib/conftab.c. The table drives parsing,
+ * validation, defaults, baton_config_dump(), the cluster hash and the key
+ * reference in docs/configuration.md (regenerate it with `ninja -C <build>
+ * config-doc`; the unit test fails when the doc and the table disagree).
+ * Rules that tie several keys together (heartbeat vs election timeout, unique
+ * member ids, regions that have members, node.id is a member, ...) are
+ * checked after the table, in config.c (plans and steps: config_plan.c).
  *
  * Adding a key: a field in the struct below plus one line in the table.
  *
@@ -18,7 +18,10 @@
  * "<file>:<line>: <key.path>: <problem>", e.g.
  *   /etc/baton/baton.yaml:14: cluster.raft.heartbeat_ms: must be at most election_timeout_ms/5 (200), got 300
  *   /etc/baton/baton.yaml:7: cluster.raft.hearbeat_ms: unknown key (did you mean 'heartbeat_ms'?)
- * List entries are numbered from 0: cluster.members[2].api. */
+ * List entries are numbered from 0: cluster.members[2].api.
+ *
+ * Values may use ${VAR} and ${VAR:-default} (lib/conftab.h), except step
+ * params, which are taken verbatim. */
 #ifndef BATON_NODE_CONFIG_H
 #define BATON_NODE_CONFIG_H
 

@@ -3,9 +3,10 @@
  * the key, the coordinators to push to, the interval, and the checks.
  *
  * Every key is one line of the table in config.c (path, type, default,
- * bounds, which check types it belongs to, one-line doc); the table drives
- * parsing, defaults and the key reference in docs/reporter.md
- * (baton_reporter_config_write_reference(), `baton-reporter --config-reference`).
+ * bounds, which check types it belongs to, one-line doc), walked by
+ * lib/conftab.c; the table drives parsing, defaults and the key reference in
+ * docs/reporter.md (baton_reporter_config_write_reference(),
+ * `baton-reporter --config-reference`).
  * A key under checks[] belongs to one or more check types: `url` to http
  * checks, `address` to tcp checks, and so on; using it on another type is an
  * error that says which type it belongs to. Rules that tie keys together
@@ -16,8 +17,11 @@
  * "<file>:<line>: <key.path>: <problem>", e.g.
  *   /etc/baton/reporter.yaml:9: timeout_ms: must be below interval_ms (1000), got 1000
  *   /etc/baton/reporter.yaml:14: checks[1].url: is a key of http checks; this check is type tcp
- * The loader reads only the YAML file; the key file and password files are
- * read by the reporter at start-up (reporter.h). */
+ *
+ * Values may use ${VAR} and ${VAR:-default} (lib/conftab.h), e.g.
+ * `name: ${POD_NAME}` in a file shared by several pods. The loader reads only
+ * the YAML file; the key file and password files are read by the reporter at
+ * start-up (reporter.h). */
 #ifndef BATON_REPORTER_CONFIG_H
 #define BATON_REPORTER_CONFIG_H
 

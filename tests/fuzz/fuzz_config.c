@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz the config loader (lib/yamltree.c + node/config.c) through
+/* Fuzz the config loader (lib/yamltree.c + lib/conftab.c + node/config.c) through
  * baton_config_load_string().
  *
  * Besides "no crash, no leak, no UB", it checks invariants: every error is one

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz baton-reporter's config loader (lib/yamltree.c + reporter/config.c)
+/* Fuzz baton-reporter's config loader (lib/yamltree.c + lib/conftab.c + reporter/config.c)
  * through baton_reporter_config_load_string().
  *
  * Besides "no crash, no leak, no UB" it checks invariants: every error is one

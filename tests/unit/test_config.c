@@ -914,6 +914,125 @@ static void dump_loads_back_to_the_same_config(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Environment variables */
+
+static const char ENV_CONFIG[] =
+	"cluster:\n"                                                                   /*  1 */
+	"  id: demo\n"                                                                 /*  2 */
+	"  members:\n"                                                                 /*  3 */
+	"    - {id: 7, name: a, region: eu-west, raft: 127.0.0.1:7001,\n"              /*  4 */
+	"       api: \"${BATON_TEST_API:-127.0.0.1:8001}\"}\n"                        /*  5 */
+	"  regions:\n"                                                                 /*  6 */
+	"    - name: eu-west\n"                                                        /*  7 */
+	"      vars: {db: \"${BATON_TEST_UNSET:-10.0.0.9}\", note: \"$${X} costs $5\"}\n" /*  8 */
+	"  plan:\n"                                                                    /*  9 */
+	"    - name: hook\n"                                                           /* 10 */
+	"      driver: exec\n"                                                         /* 11 */
+	"      params: {command: /bin/sh, arg_1: \"-c\", arg_2: \"echo ${BATON_FROM} {to.db}\"}\n" /* 12 */
+	"node:\n"                                                                      /* 13 */
+	"  id: 7\n"                                                                    /* 14 */
+	"  data_dir: ${BATON_TEST_DIR}\n";                                             /* 15 */
+
+/* ${VAR} and ${VAR:-default} are substituted in values, $${ is a literal ${,
+ * driver parameters are taken verbatim, and the dump loads back the same. */
+static void environment_variables_are_substituted(void **state)
+{
+	struct baton_config c, back;
+	char err[512] = "", h1[65], h2[65];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(setenv("BATON_TEST_DIR", "/srv/baton", 1), 0);
+	assert_int_equal(unsetenv("BATON_TEST_API"), 0);
+	assert_int_equal(unsetenv("BATON_TEST_UNSET"), 0);
+	if (load(ENV_CONFIG, &c, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.node.data_dir, "/srv/baton");
+	assert_string_equal(c.cluster.members[0].api, "127.0.0.1:8001");
+	assert_string_equal(baton_kv_get(&c.cluster.regions[0].vars, "db"), "10.0.0.9");
+	assert_string_equal(baton_kv_get(&c.cluster.regions[0].vars, "note"), "${X} costs $5");
+	assert_string_equal(baton_kv_get(&c.cluster.plan[0].params, "arg_2"),
+			    "echo ${BATON_FROM} {to.db}");
+
+	assert_int_equal(setenv("BATON_TEST_API", "127.0.0.1:9001", 1), 0);
+	assert_int_equal(load(ENV_CONFIG, &c, err, sizeof err), 0);
+	assert_string_equal(c.cluster.members[0].api, "127.0.0.1:9001");
+	assert_string_equal(c.node.api_listen, "127.0.0.1:9001");
+
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	baton_config_dump(&c, f);
+	fclose(f);
+	assert_non_null(strstr(text, "note: \"$${X} costs $5\""));
+	assert_non_null(strstr(text, "arg_2: \"echo ${BATON_FROM} {to.db}\""));
+	if (baton_config_load_string("dump.yaml", text, len, &back, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(baton_kv_get(&back.cluster.regions[0].vars, "note"), "${X} costs $5");
+	baton_config_cluster_hash(&c.cluster, h1);
+	baton_config_cluster_hash(&back.cluster, h2);
+	assert_string_equal(h1, h2);
+	free(text);
+	assert_int_equal(unsetenv("BATON_TEST_API"), 0);
+	assert_int_equal(unsetenv("BATON_TEST_DIR"), 0);
+}
+
+static void environment_variable_errors_name_line_and_key(void **state)
+{
+	static const struct {
+		const char *find, *repl, *want;
+	} cases[] = {
+		{ "${BATON_TEST_DIR}", "${BATON_TEST_UNSET}",
+		  "test.yaml:15: node.data_dir: environment variable BATON_TEST_UNSET is not set "
+		  "(write ${BATON_TEST_UNSET:-default} to give a default)" },
+		{ "${BATON_TEST_DIR}", "/x/${BATON_TEST_DIR",
+		  "test.yaml:15: node.data_dir: bad environment variable reference '${BATON_TEST_DIR' "
+		  "(write ${NAME} or ${NAME:-default}, or $${ for a literal ${)" },
+		{ "${BATON_TEST_DIR}", "${1X}",
+		  "test.yaml:15: node.data_dir: bad environment variable reference '${1X}' "
+		  "(write ${NAME} or ${NAME:-default}, or $${ for a literal ${)" },
+		{ "${BATON_TEST_DIR}", "${BATON_TEST_DIR:+x}",
+		  "test.yaml:15: node.data_dir: bad environment variable reference '${BATON_TEST_DIR:+x}' "
+		  "(write ${NAME} or ${NAME:-default}, or $${ for a literal ${)" },
+		{ "${BATON_TEST_DIR}", "${BATON_TEST_REL}",
+		  "test.yaml:15: node.data_dir: must be an absolute path, got 'relative' "
+		  "(after environment variable substitution)" },
+		{ "${BATON_TEST_UNSET:-10.0.0.9}", "${BATON_TEST_UNSET}",
+		  "test.yaml:8: cluster.regions[0].vars.db: environment variable BATON_TEST_UNSET is not set "
+		  "(write ${BATON_TEST_UNSET:-default} to give a default)" },
+		{ "${BATON_TEST_API:-127.0.0.1:8001}", "${BATON_TEST_EMPTY:-127.0.0.1:8001}:1",
+		  "test.yaml:5: cluster.members[0].api: must be an IPv4 address and port like "
+		  "127.0.0.1:7001 (no host names, no IPv6), got '127.0.0.1:8001:1' "
+		  "(after environment variable substitution)" },
+	};
+	int failures = 0;
+
+	(void)state;
+	assert_int_equal(setenv("BATON_TEST_DIR", "/srv/baton", 1), 0);
+	assert_int_equal(setenv("BATON_TEST_REL", "relative", 1), 0);
+	assert_int_equal(setenv("BATON_TEST_EMPTY", "", 1), 0);
+	assert_int_equal(unsetenv("BATON_TEST_UNSET"), 0);
+	for (size_t i = 0; i < BATON_ARRAY_SIZE(cases); i++) {
+		struct baton_config c;
+		char err[512] = "";
+		char *yaml = edit(ENV_CONFIG, cases[i].find, cases[i].repl);
+		int rv = load(yaml, &c, err, sizeof err);
+
+		if (rv != -EINVAL || strcmp(err, cases[i].want) != 0) {
+			print_message("case %zu: rv %d\n  want: %s\n  got:  %s\n", i, rv,
+				      cases[i].want, err);
+			failures++;
+		}
+		free(yaml);
+	}
+	assert_int_equal(failures, 0);
+	unsetenv("BATON_TEST_DIR");
+	unsetenv("BATON_TEST_REL");
+	unsetenv("BATON_TEST_EMPTY");
+}
+
+/* ------------------------------------------------------------------------ */
 /* The key table and the documentation */
 
 /* Storage in the table fits the bounds in the table, and parents come first. */
@@ -1215,6 +1334,8 @@ int main(void)
 		cmocka_unit_test(hash_changes_with_every_cluster_value),
 		cmocka_unit_test(hash_changes_when_a_member_becomes_a_witness),
 		cmocka_unit_test(dump_loads_back_to_the_same_config),
+		cmocka_unit_test(environment_variables_are_substituted),
+		cmocka_unit_test(environment_variable_errors_name_line_and_key),
 		cmocka_unit_test(key_table_is_consistent),
 		cmocka_unit_test(doc_mentions_every_key),
 		cmocka_unit_test(doc_reference_matches_the_table),

@@ -203,6 +203,63 @@ static void lists_have_upper_bounds(void **state)
 	free(c);
 }
 
+/* ${VAR} and ${VAR:-default} in values: the sidecars of a replicated workload
+ * share one file and take their name from the pod. $${ is a literal ${. */
+static const char ENV_TEXT[] =
+	"region: ${BATON_TEST_REGION:-eu-west}\n"                                   /* 1 */
+	"name: ${BATON_TEST_POD_NAME}\n"                                            /* 2 */
+	"key_file: /etc/baton/region.key\n"                                         /* 3 */
+	"coordinators: [\"http://${BATON_TEST_COORD}:8001\"]\n"                     /* 4 */
+	"checks:\n"                                                                 /* 5 */
+	"  - {name: hook, type: \"${BATON_TEST_TYPE:-exec}\",\n"                    /* 6 */
+	"     command: [/bin/echo, \"$${HOME}\", \"${BATON_TEST_POD_NAME}\"]}\n";   /* 7 */
+
+static void environment_variables_are_substituted(void **state)
+{
+	struct baton_reporter_config *c = calloc(1, sizeof *c);
+	char err[512];
+
+	(void)state;
+	assert_int_equal(unsetenv("BATON_TEST_REGION"), 0);
+	assert_int_equal(unsetenv("BATON_TEST_TYPE"), 0);
+	assert_int_equal(setenv("BATON_TEST_POD_NAME", "shop-web-7f9c-x2", 1), 0);
+	assert_int_equal(setenv("BATON_TEST_COORD", "10.0.0.5", 1), 0);
+	if (load(ENV_TEXT, c, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c->region, "eu-west");
+	assert_string_equal(c->name, "shop-web-7f9c-x2");
+	assert_string_equal(c->coordinators[0], "http://10.0.0.5:8001");
+	assert_int_equal(c->checks[0].type, BATON_CHECK_EXEC);
+	assert_int_equal(c->checks[0].argc, 3);
+	assert_string_equal(baton_check_arg(&c->checks[0], 1), "${HOME}");
+	assert_string_equal(baton_check_arg(&c->checks[0], 2), "shop-web-7f9c-x2");
+
+	/* Refused values say that they came from a substitution. */
+	assert_int_equal(setenv("BATON_TEST_POD_NAME", "Web_1", 1), 0);
+	assert_int_not_equal(load(ENV_TEXT, c, err, sizeof err), 0);
+	assert_string_equal(err, "r.yaml:2: name: must contain only [a-z0-9-], got 'Web_1' "
+				 "(after environment variable substitution)");
+	assert_int_equal(setenv("BATON_TEST_POD_NAME", "web-1", 1), 0);
+	assert_int_equal(setenv("BATON_TEST_TYPE", "smtp", 1), 0);
+	assert_int_not_equal(load(ENV_TEXT, c, err, sizeof err), 0);
+	assert_non_null(strstr(err, "r.yaml:6: checks[0].type: "));
+	assert_non_null(strstr(err, "(after environment variable substitution)"));
+	assert_int_equal(unsetenv("BATON_TEST_TYPE"), 0);
+
+	/* Unset without a default. */
+	assert_int_equal(unsetenv("BATON_TEST_COORD"), 0);
+	assert_int_not_equal(load(ENV_TEXT, c, err, sizeof err), 0);
+	assert_string_equal(err, "r.yaml:4: coordinators[0]: environment variable BATON_TEST_COORD "
+				 "is not set (write ${BATON_TEST_COORD:-default} to give a default)");
+	assert_int_equal(unsetenv("BATON_TEST_POD_NAME"), 0);
+	assert_int_equal(setenv("BATON_TEST_COORD", "10.0.0.5", 1), 0);
+	assert_int_not_equal(load(ENV_TEXT, c, err, sizeof err), 0);
+	assert_string_equal(err, "r.yaml:2: name: environment variable BATON_TEST_POD_NAME "
+				 "is not set (write ${BATON_TEST_POD_NAME:-default} to give a default)");
+	assert_int_equal(unsetenv("BATON_TEST_COORD"), 0);
+	free(c);
+}
+
 /* docs/reporter.md carries the key reference exactly as the table prints it. */
 static void the_doc_has_the_current_key_reference(void **state)
 {
@@ -236,6 +293,7 @@ int main(void)
 		cmocka_unit_test(optional_keys_take_their_defaults),
 		cmocka_unit_test(broken_files_are_refused_with_file_line_and_key),
 		cmocka_unit_test(lists_have_upper_bounds),
+		cmocka_unit_test(environment_variables_are_substituted),
 		cmocka_unit_test(the_doc_has_the_current_key_reference),
 	};
 	return cmocka_run_group_tests_name("reporter_config", tests, NULL, NULL);
