@@ -66,6 +66,10 @@ ACTING_OPS = ("write", "promote", "scale", "dns")
 # stop op is not "the final heal" for "bounded-recovery".  A delay *spike* is
 # logged under its own name (net.Topology.start_delay(fault="delay-spike")).
 BACKGROUND_FAULTS = ("delay",)
+# Faults that are not expected to move the baton by themselves (a restart
+# under a skewed clock, an endpoint failing during an operator's
+# switchover): not counted in the failover times.
+NOT_FAILOVER_FAULTS = ("clock", "endpoint")
 CONTEXT_EVENTS = 3        # events shown before and after an anomaly's events
 MAX_SHOWN = 10            # anomalies shown in full per property
 
@@ -594,7 +598,7 @@ def failover_times(evs):
         if i == 0:
             continue
         active = oks[i - 1]["complete"]["value"].get("region")
-        if active is None or active not in fault_targets(fi["value"]):
+        if active is None or active not in fault_targets(fi["value"]) or fi["name"] in NOT_FAILOVER_FAULTS:
             continue
         took = None
         for op in oks[i:]:

@@ -173,6 +173,14 @@ class ValidHistory(unittest.TestCase):
         self.assertAlmostEqual(fm["p50"], 1120.0)
         self.assertAlmostEqual(fm["max"], 1120.0)
 
+    def test_a_clock_fault_on_the_active_region_is_not_a_failover_fault(self):
+        def clock(h):
+            h.nemesis(500, "clock-start", {"targets": ["a"], "offset_s": 600})
+            h.nemesis(900, "clock-stop", {"targets": ["a"]})
+        fm = check.check(base(extra=clock).events())["failover_ms"]
+        self.assertEqual((fm["n"], fm["p50"]), (1, 1120.0))
+        self.assertEqual([f["fault"] for f in fm["each"]], ["partition"])
+
     def test_recovery_is_measured_from_the_final_heal_to_the_last_condition(self):
         rec = check.check(base().events())["properties"]["bounded-recovery"]["stats"]
         self.assertAlmostEqual(rec["recovery_s"], 0.35)
