@@ -245,8 +245,10 @@ int baton_conf_expand(struct baton_conf *x, const struct baton_yaml_node *n, con
 	if (raw || n->kind != BATON_YAML_SCALAR || memmem(s, n->len, "${", 2) == NULL)
 		return 0;
 	ret->buf = malloc(CONF_EXPAND_MAX + 1);
-	if (ret->buf == NULL)
-		return baton_conf_fail(x, n->line, path, "out of memory"); /* UNTESTED */
+	if (ret->buf == NULL) {
+		(void)baton_conf_fail(x, n->line, path, "out of memory"); /* UNTESTED */
+		return -ENOMEM;
+	}
 	while (rv == 0 && i < n->len) {
 		char name[CONF_VAR_LEN];
 		const char *val, *def = NULL;
@@ -266,8 +268,10 @@ int baton_conf_expand(struct baton_conf *x, const struct baton_yaml_node *n, con
 		/* "${" NAME ( "}" | ":-" default "}" ) */
 		for (j = i + 2; j < n->len && conf_var_char(s[j], j == i + 2); j++)
 			nl++;
-		if (nl == 0 || nl >= sizeof name || j >= n->len)
-			return conf_bad_ref(x, n, path, s + i, n->len - i);
+		if (nl == 0 || nl >= sizeof name || j >= n->len) {
+			rv = conf_bad_ref(x, n, path, s + i, n->len - i);
+			break;
+		}
 		memcpy(name, s + i + 2, nl);
 		name[nl] = '\0';
 		if (s[j] == ':' && j + 1 < n->len && s[j + 1] == '-') {
@@ -275,8 +279,10 @@ int baton_conf_expand(struct baton_conf *x, const struct baton_yaml_node *n, con
 			for (j += 2; j < n->len && s[j] != '}'; j++)
 				dl++;
 		}
-		if (j >= n->len || s[j] != '}')
-			return conf_bad_ref(x, n, path, s + i, n->len - i);
+		if (j >= n->len || s[j] != '}') {
+			rv = conf_bad_ref(x, n, path, s + i, n->len - i);
+			break;
+		}
 		val = getenv(name);
 		if (def != NULL && (val == NULL || val[0] == '\0'))
 			rv = conf_put(x, n, path, ret, &o, def, dl);
@@ -289,8 +295,10 @@ int baton_conf_expand(struct baton_conf *x, const struct baton_yaml_node *n, con
 					     name, name);
 		i = j + 1;
 	}
-	if (rv != 0)
+	if (rv != 0) {
+		baton_conf_expanded_free(ret);
 		return rv;
+	}
 	ret->buf[o] = '\0';
 	ret->tmp = *n;
 	ret->tmp.str = ret->buf;

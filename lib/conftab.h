@@ -131,8 +131,8 @@ const char *baton_conf_got(char *out, size_t outlen, const struct baton_yaml_nod
 /* A scalar after environment substitution: baton_conf_expand() points @node at
  * @n itself when there is nothing to substitute (or @n is not a scalar, or
  * @raw), else at @tmp whose text is allocated; release with
- * baton_conf_expanded_free(). Returns 0 or -EINVAL / -ENOMEM with the message
- * written. */
+ * baton_conf_expanded_free(). Returns 0, or -EINVAL / -ENOMEM with the
+ * message written and nothing to release. */
 struct baton_conf_expanded {
 	const struct baton_yaml_node *node;
 	struct baton_yaml_node tmp;
