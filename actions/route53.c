@@ -6,31 +6,35 @@
  * Happy path: check the parameters -> credentials from the parameters, or from
  * credentials_file (the [default] profile of an AWS shared credentials file,
  * read through the libuv fs API; aws_session_token is sent as
- * X-Amz-Security-Token and signed) -> POST /2013-04-01/hostedzone/{id}/rrset/
- * with one change batch of two UPSERTs: the weighted record (name, type,
- * set_identifier, weight, ttl, values) and the TXT record `_baton-epoch.<name>`
- * = "epoch=7 region=us-east" -> 200 with ChangeInfo -> ok, naming the change id
+ * X-Amz-Security-Token and signed) -> read the epoch record
+ * `_baton-epoch.<name>` TXT (GET .../rrset?name=...&type=TXT&maxitems=1,
+ * ListResourceRecordSets) -> POST /2013-04-01/hostedzone/{id}/rrset/ with one
+ * change batch: UPSERT of the weighted record (name, type, set_identifier,
+ * weight, ttl, values), and the epoch record replaced by DELETE (the exact
+ * record read: TTL and values) + CREATE "epoch=7 region=us-east" (or CREATE
+ * alone if there was none) -> 200 with ChangeInfo -> ok, naming the change id
  * and its status (PENDING until Route 53 has propagated it; INSYNC is not waited
  * for: a later verify step can).
  *
- * The epoch is WRITTEN but not CHECKED here: Route 53 cannot make an UPSERT
- * conditional on another record's value, so a stale leader's batch would land.
- * The refusal of stale writes relies on the executor (leader and epoch checks
- * before each step, and the lease wait). A possible guard for later: read the
- * TXT record (ListResourceRecordSets) and replace it with DELETE(old exact
- * value) + CREATE(new) in the same batch, which Route 53 rejects as a whole if
- * the old value changed meanwhile.
+ * Fencing: Route 53 cannot make an UPSERT conditional, but a change batch is
+ * atomic and a DELETE must match the record exactly. So the batch is a
+ * compare-and-swap on the epoch record: a record holding a HIGHER epoch than
+ * this step's refuses the write before anything is sent (not retryable: a newer
+ * leader owns the zone), and a record changed between the read and the write
+ * makes Route 53 reject the whole batch ("not found" / "already exists"),
+ * which is retryable: the next attempt reads again.
  *
  * Failure modes: transport errors, 5xx, 429, and 400 Throttling or
- * PriorRequestNotComplete -> retryable; other 4xx (InvalidChangeBatch, bad
- * signature, no such zone) -> failed, not retryable; errors quote Route 53's
- * status and body.
+ * PriorRequestNotComplete -> retryable; the compare-and-swap conflict above ->
+ * retryable; other 4xx (InvalidChangeBatch, bad signature, no such zone) ->
+ * failed, not retryable; errors quote Route 53's status and body.
  *
  * Drill: nothing is sent; the report shows the change that would be made. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "driver.h"
 
@@ -54,8 +58,14 @@ struct r53_attempt {
 	char name[260];
 	char epoch_name[280];
 	char zone[40];
+	char list_url[900];
 	uint64_t weight, ttl;
 	char *body;
+	/* the epoch record as read: present, its TTL and values (unescaped) */
+	bool had_epoch;
+	uint64_t old_epoch, old_ttl;
+	char old_values[4][160];
+	unsigned n_old;
 };
 
 /* --- parameters ------------------------------------------------------------------------------ */
@@ -246,9 +256,18 @@ static int r53_build(struct r53_attempt *a)
 	while (action_next_record(&cursor, item, sizeof(item)) > 0)
 		r53_put_value(&b, item);
 	r53_put(&b, "</ResourceRecords></ResourceRecordSet></Change>");
-	/* the epoch record */
+	/* the epoch record: DELETE exactly what was read, CREATE ours (atomic) */
+	if (a->had_epoch) {
+		r53_put(&b, "<Change><Action>DELETE</Action><ResourceRecordSet><Name>");
+		r53_put_text(&b, a->epoch_name);
+		r53_put(&b, "</Name><Type>TXT</Type><TTL>%llu</TTL><ResourceRecords>",
+			(unsigned long long)a->old_ttl);
+		for (unsigned i = 0; i < a->n_old; i++)
+			r53_put_value(&b, a->old_values[i]);
+		r53_put(&b, "</ResourceRecords></ResourceRecordSet></Change>");
+	}
 	action_epoch_txt(txt, sizeof(txt), op->ctx.epoch, op->ctx.to);
-	r53_put(&b, "<Change><Action>UPSERT</Action><ResourceRecordSet><Name>");
+	r53_put(&b, "<Change><Action>CREATE</Action><ResourceRecordSet><Name>");
 	r53_put_text(&b, a->epoch_name);
 	r53_put(&b, "</Name><Type>TXT</Type><TTL>%llu</TTL><ResourceRecords>",
 		(unsigned long long)a->ttl);
@@ -284,47 +303,64 @@ static void r53_tag(const char *xml, const char *tag, char *dst, size_t n)
 	action_excerpt(dst, n, s, (size_t)(e - s));
 }
 
+/* A call to @what that did not answer 200: fail the attempt, in Route 53's own
+ * words (<Error><Code>..</Code><Message>..</Message>) when it gave them. */
+static void r53_fail(struct r53_attempt *a, const char *what, const struct baton_http_result *r)
+{
+	struct baton_action_op *op = &a->op;
+	char code[64], msg[200];
+	bool retryable, conflict;
+
+	if (r->err != 0 || r->status == 0) {
+		action_http_fail(op, what, r);
+		return;
+	}
+	r53_tag(r->body, "Code", code, sizeof(code));
+	r53_tag(r->body, "Message", msg, sizeof(msg));
+	if (code[0] == '\0') {
+		action_http_fail(op, what, r);
+		return;
+	}
+	/* The epoch record changed between our read and our batch. */
+	conflict = strcmp(code, "InvalidChangeBatch") == 0 && strstr(msg, a->epoch_name) != NULL &&
+		   (strstr(msg, "not found") != NULL || strstr(msg, "already exists") != NULL);
+	retryable = r->status >= 500 || r->status == 429 || conflict || strcmp(code, "Throttling") == 0 ||
+		    strcmp(code, "PriorRequestNotComplete") == 0;
+	action_fail(op, BATON_ACTION_EFAILED, retryable, "%s: %s: HTTP %ld %s: %s%s", op->target, what,
+		    r->status, code, msg, conflict ? " (the epoch record changed meanwhile; read again)" : "");
+}
+
 static void r53_posted_cb(struct baton_action_op *op, const struct baton_http_result *r)
 {
 	struct r53_attempt *a = (struct r53_attempt *)op;
-	char id[80], status[40], code[64], msg[200];
-	bool retryable;
+	char id[80], status[40];
 
-	if (r->err != 0 || r->status == 0) {
-		action_http_fail(op, "ChangeResourceRecordSets", r);
-		return;
-	}
-	if (r->status != 200) {
-		/* Route 53's own words: <Error><Code>..</Code><Message>..</Message> */
-		r53_tag(r->body, "Code", code, sizeof(code));
-		r53_tag(r->body, "Message", msg, sizeof(msg));
-		if (code[0] == '\0') {
-			action_http_fail(op, "ChangeResourceRecordSets", r);
-			return;
-		}
-		retryable = r->status >= 500 || r->status == 429 ||
-			    strcmp(code, "Throttling") == 0 ||
-			    strcmp(code, "PriorRequestNotComplete") == 0;
-		action_fail(op, BATON_ACTION_EFAILED, retryable,
-			    "%s: ChangeResourceRecordSets: HTTP %ld %s: %s", op->target, r->status,
-			    code, msg);
+	if (r->err != 0 || r->status != 200) {
+		r53_fail(a, "ChangeResourceRecordSets", r);
 		return;
 	}
 	r53_tag(r->body, "Id", id, sizeof(id));
 	r53_tag(r->body, "Status", status, sizeof(status));
-	action_done(op, "UPSERT %s %s weight %llu (set %s) -> %s; epoch %llu in %s TXT; change %s %s",
+	action_done(op, "UPSERT %s %s weight %llu (set %s) -> %s; epoch %llu in %s TXT (was %s); change %s %s",
 		    a->name, baton_action_param(&op->params, "type"),
 		    (unsigned long long)a->weight,
 		    baton_action_param(&op->params, "set_identifier"),
 		    baton_action_param(&op->params, "value"), (unsigned long long)op->ctx.epoch,
-		    a->epoch_name, id[0] ? id : "?", status[0] ? status : "?");
+		    a->epoch_name, a->had_epoch ? a->old_values[0] : "absent", id[0] ? id : "?",
+		    status[0] ? status : "?");
 }
 
 static void r53_post(struct r53_attempt *a)
 {
 	struct baton_http_call_opts o = {0};
-	int n = 0;
+	int n = 0, rv;
 
+	rv = r53_build(a);
+	if (rv != 0) {
+		action_fail(&a->op, rv, false, "%s: cannot build the change batch: %s", a->op.target,
+			    strerror(-rv));
+		return;
+	}
 	a->headers[n++] = "Content-Type: text/xml";
 	if (a->token_hdr[0] != '\0')
 		a->headers[n++] = a->token_hdr;
@@ -338,6 +374,125 @@ static void r53_post(struct r53_attempt *a)
 	o.userpwd = a->userpwd;
 	a->op.phase = "waiting for ChangeResourceRecordSets";
 	action_http(&a->op, &o, r53_posted_cb);
+}
+
+/* @src (XML text) into @dst with the five predefined entities decoded. */
+static void r53_unescape(char *dst, size_t n, const char *src, size_t len)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 1 < n;) {
+		size_t k;
+		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
+			if (strncmp(src + i, ents[k].ent, strlen(ents[k].ent)) == 0)
+				break;
+		if (k < sizeof(ents) / sizeof(ents[0])) {
+			dst[o++] = ents[k].c;
+			i += strlen(ents[k].ent);
+		} else {
+			dst[o++] = src[i++];
+		}
+	}
+	dst[o] = '\0';
+}
+
+/* The text between <@tag> and </@tag> within [@s, @end), or NULL. */
+static const char *r53_find(const char *s, const char *end, const char *tag, size_t *len)
+{
+	char open[40], close[40];
+	const char *b, *e;
+
+	(void)snprintf(open, sizeof(open), "<%s>", tag);
+	(void)snprintf(close, sizeof(close), "</%s>", tag);
+	b = strstr(s, open);
+	if (b == NULL || b >= end)
+		return NULL;
+	b += strlen(open);
+	e = strstr(b, close);
+	if (e == NULL || e > end)
+		return NULL;
+	*len = (size_t)(e - b);
+	return b;
+}
+
+/* ListResourceRecordSets answered: the first record set at or after our name. */
+static void r53_listed_cb(struct baton_action_op *op, const struct baton_http_result *r)
+{
+	struct r53_attempt *a = (struct r53_attempt *)op;
+	const char *set, *end, *v;
+	char name[300], type[16], num[32];
+	size_t len;
+	unsigned long long e;
+
+	if (r->err != 0 || r->status != 200) {
+		r53_fail(a, "ListResourceRecordSets (reading the epoch record)", r);
+		return;
+	}
+	a->had_epoch = false;
+	set = strstr(r->body, "<ResourceRecordSet>");
+	end = set != NULL ? strstr(set, "</ResourceRecordSet>") : NULL;
+	if (set != NULL && end != NULL && (v = r53_find(set, end, "Name", &len)) != NULL) {
+		r53_unescape(name, sizeof(name), v, len);
+		v = r53_find(set, end, "Type", &len);
+		r53_unescape(type, sizeof(type), v != NULL ? v : "", v != NULL ? len : 0);
+		a->had_epoch = strcasecmp(name, a->epoch_name) == 0 && strcmp(type, "TXT") == 0;
+	}
+	if (a->had_epoch) {
+		v = r53_find(set, end, "TTL", &len);
+		r53_unescape(num, sizeof(num), v != NULL ? v : "", v != NULL ? len : 0);
+		if (action_parse_u64(num, 0, 2147483647, &a->old_ttl) != 0) {
+			action_fail(op, BATON_ACTION_EFAILED, false, "%s: %s TXT has no TTL I can read ('%s')",
+				    op->target, a->epoch_name, num);
+			return;
+		}
+		a->n_old = 0;
+		for (const char *p = set; (v = r53_find(p, end, "Value", &len)) != NULL; p = v + len) {
+			if (a->n_old == sizeof(a->old_values) / sizeof(a->old_values[0]) ||
+			    len >= sizeof(a->old_values[0])) {
+				action_fail(op, BATON_ACTION_EFAILED, false,
+					    "%s: %s TXT holds more than baton writes; not touching it", op->target,
+					    a->epoch_name);
+				return;
+			}
+			r53_unescape(a->old_values[a->n_old++], sizeof(a->old_values[0]), v, len);
+		}
+		if (a->n_old != 1 || sscanf(a->old_values[0], "\"epoch=%llu ", &e) != 1) {
+			action_fail(op, BATON_ACTION_EFAILED, false,
+				    "%s: %s TXT holds %s, not a baton epoch record; not touching it", op->target,
+				    a->epoch_name, a->n_old > 0 ? a->old_values[0] : "no value");
+			return;
+		}
+		a->old_epoch = e;
+		if (a->old_epoch > op->ctx.epoch) {
+			action_fail(op, BATON_ACTION_EFAILED, false,
+				    "%s: stale write refused: %s holds epoch %llu, this step's epoch is %llu "
+				    "(a newer transition owns the record); nothing changed",
+				    op->target, a->epoch_name, e, (unsigned long long)op->ctx.epoch);
+			return;
+		}
+	}
+	r53_post(a);
+}
+
+static void r53_list(struct r53_attempt *a)
+{
+	struct baton_http_call_opts o = {0};
+	int n = 0;
+
+	if (a->token_hdr[0] != '\0')
+		a->headers[n++] = a->token_hdr;
+	a->headers[n] = NULL;
+	o.method = "GET";
+	o.url = a->list_url;
+	o.headers = a->headers;
+	o.aws_sigv4 = a->sigv4;
+	o.userpwd = a->userpwd;
+	a->op.phase = "reading the epoch record (ListResourceRecordSets)";
+	action_http(&a->op, &o, r53_listed_cb);
 }
 
 /* The [default] profile of an AWS shared credentials file. */
@@ -389,7 +544,7 @@ static void r53_creds_read(struct baton_action_op *op, const char *text, size_t 
 	(void)snprintf(a->userpwd, sizeof(a->userpwd), "%s:%s", id, secret);
 	if (token[0] != '\0')
 		(void)snprintf(a->token_hdr, sizeof(a->token_hdr), "X-Amz-Security-Token: %s", token);
-	r53_post(a);
+	r53_list(a);
 }
 
 /* --- start ------------------------------------------------------------------------------------ */
@@ -414,7 +569,6 @@ static int r53_start(const struct baton_action_env *env, const struct baton_acti
 	char err[256], endpoint[BATON_ACTION_VALUE_LEN];
 	const char *file;
 	size_t n;
-	int rv;
 
 	if (env == NULL || env->http == NULL)
 		return -EINVAL;
@@ -444,14 +598,12 @@ static int r53_start(const struct baton_action_env *env, const struct baton_acti
 		endpoint[--n] = '\0';
 	(void)snprintf(a->url, sizeof(a->url), "%s/2013-04-01/hostedzone/%s/rrset/", endpoint,
 		       a->zone);
+	/* DNS-name characters only (checked above): nothing to percent-encode. */
+	(void)snprintf(a->list_url, sizeof(a->list_url),
+		       "%s/2013-04-01/hostedzone/%s/rrset?maxitems=1&name=%s&type=TXT", endpoint, a->zone,
+		       a->epoch_name);
 	(void)snprintf(a->sigv4, sizeof(a->sigv4), "aws:amz:%s:route53",
 		       action_param_or(&op->params, "region", "us-east-1"));
-	rv = r53_build(a);
-	if (rv != 0) {
-		action_fail(op, rv, false, "%s: cannot build the change batch: %s", op->target,
-			    strerror(-rv));
-		return 0;
-	}
 	if (op->ctx.drill) {
 		action_done(op,
 			    "drill: would UPSERT %s %s weight %llu (set %s) -> %s and %s TXT "
@@ -468,7 +620,7 @@ static int r53_start(const struct baton_action_env *env, const struct baton_acti
 		(void)snprintf(a->userpwd, sizeof(a->userpwd), "%s:%s",
 			       baton_action_param(&op->params, "access_key_id"),
 			       baton_action_param(&op->params, "secret_access_key"));
-		r53_post(a);
+		r53_list(a);
 		return 0;
 	}
 	op->phase = "reading credentials_file";

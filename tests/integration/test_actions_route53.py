@@ -5,13 +5,17 @@ worked example of the AWS documentation (IAM ListUsers, 2015-08-30: signing key,
 canonical-request hash and signature all reproduced), and (2) the driver against a LOCAL
 STAND-IN for the Route 53 API on 127.0.0.1 that recomputes the SigV4 signature of every
 request it receives with the test credentials (403 SignatureDoesNotMatch on a mismatch),
-parses the ChangeResourceRecordSets XML (namespace, element order of the schema, UPSERT
-semantics), applies it to its own record store and answers with a ChangeInfo. Nothing here
+parses the ChangeResourceRecordSets XML (namespace, element order of the schema; UPSERT,
+CREATE and DELETE semantics, the batch atomic as Route 53 documents it: a DELETE must match
+the record exactly, a CREATE must not find one), applies it to its own record store and
+answers with a ChangeInfo; ListResourceRecordSets answers from the same store. Nothing here
 proves that real Route 53 accepts the request; it proves the request is signed correctly by
 the published algorithm and carries the intended change batch."""
 
 import http.server
 import os
+import urllib.parse
+from xml.sax.saxutils import escape
 import sys
 import tempfile
 import threading
@@ -42,6 +46,7 @@ class StandIn:
         self.requests = []
         self.throttle_once = False
         self.changes = 0
+        self.after_list = None   # called once after a ListResourceRecordSets (a concurrent writer)
 
     def change_batch(self, body):
         """Apply the batch; -> (status, xml)."""
@@ -76,11 +81,20 @@ class StandIn:
             if rtype == "TXT" and not all(v.startswith('"') and v.endswith('"') for v in values):
                 return 400, error_xml("InvalidChangeBatch", "TXT values must be quoted")
             key = (name, rtype, setid)
+            rec = {"ttl": int(rrset.findtext(NS + "TTL")), "values": values,
+                   "weight": None if weight is None else int(weight)}
             if action == "UPSERT":
-                staged[key] = {"ttl": int(rrset.findtext(NS + "TTL")), "values": values,
-                               "weight": None if weight is None else int(weight)}
-            else:
-                return 400, error_xml("InvalidInput", f"{action} is not used by baton")
+                staged[key] = rec
+            elif action == "CREATE":
+                if key in staged:
+                    return 400, error_xml("InvalidChangeBatch", f"[Tried to create resource record set "
+                                          f"[name='{name}', type='{rtype}'] but it already exists]")
+                staged[key] = rec
+            else:  # DELETE: the record must match exactly
+                if staged.get(key) != rec:
+                    return 400, error_xml("InvalidChangeBatch", f"[Tried to delete resource record set "
+                                          f"[name='{name}', type='{rtype}'] but it was not found]")
+                del staged[key]
         self.records = staged
         self.changes += 1
         return 200, ('<?xml version="1.0" encoding="UTF-8"?>\n<ChangeResourceRecordSetsResponse '
@@ -88,6 +102,24 @@ class StandIn:
                      f'<Id>/change/C{self.changes:04d}BATON</Id><Status>PENDING</Status>'
                      '<SubmittedAt>2026-01-01T00:00:00.000Z</SubmittedAt></ChangeInfo>'
                      '</ChangeResourceRecordSetsResponse>')
+
+    def list_sets(self, q):
+        """ListResourceRecordSets: the record sets from (name, type) on, at most maxitems."""
+        start = (q["name"][0], q.get("type", [""])[0])
+        keys = sorted(k for k in self.records if (k[0], k[1]) >= start)[:int(q.get("maxitems", ["100"])[0])]
+        sets = ""
+        for name, rtype, setid in keys:
+            rec = self.records[(name, rtype, setid)]
+            sets += "<ResourceRecordSet><Name>%s</Name><Type>%s</Type>" % (escape(name), rtype)
+            if setid is not None:
+                sets += "<SetIdentifier>%s</SetIdentifier><Weight>%d</Weight>" % (escape(setid), rec["weight"])
+            sets += "<TTL>%d</TTL><ResourceRecords>%s</ResourceRecords></ResourceRecordSet>" % (
+                rec["ttl"], "".join("<ResourceRecord><Value>%s</Value></ResourceRecord>" % escape(v)
+                                    for v in rec["values"]))
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<ListResourceRecordSetsResponse '
+                'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ResourceRecordSets>%s'
+                '</ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>%s</MaxItems>'
+                '</ListResourceRecordSetsResponse>' % (sets, q.get("maxitems", ["100"])[0]))
 
     def handle(self, method, target, headers, body):
         path, _, query = target.partition("?")
@@ -99,6 +131,12 @@ class StandIn:
         if self.throttle_once:
             self.throttle_once = False
             return 400, error_xml("Throttling", "Rate exceeded")
+        if method == "GET" and path == f"/2013-04-01/hostedzone/{ZONE_ID}/rrset":
+            answer = self.list_sets(urllib.parse.parse_qs(query))
+            if self.after_list is not None:
+                hook, self.after_list = self.after_list, None
+                hook(self)
+            return 200, answer
         if method != "POST" or path != f"/2013-04-01/hostedzone/{ZONE_ID}/rrset/":
             if path.startswith("/2013-04-01/hostedzone/"):
                 return 404, error_xml("NoSuchHostedZone", f"No hosted zone found: {path}")
@@ -187,8 +225,10 @@ class Route53AgainstALocalStandInTest(unittest.TestCase):
         cls.endpoint = f"http://127.0.0.1:{cls.httpd.server_address[1]}"
 
     def setUp(self):
-        with self.standin.lock:
+        with self.standin.lock:   # every test starts from an empty zone
             self.standin.requests.clear()
+            self.standin.records.clear()
+            self.standin.after_list = None
 
     def params(self, **extra):
         p = {"endpoint": self.endpoint, "access_key_id": AKID, "secret_access_key": SECRET,
@@ -214,6 +254,62 @@ class Route53AgainstALocalStandInTest(unittest.TestCase):
                          rf"^AWS4-HMAC-SHA256 Credential={AKID}/\d{{8}}/us-east-1/route53/"
                          r"aws4_request, SignedHeaders=[a-z0-9;-]*content-type;host;"
                          r"[a-z0-9;-]*x-amz-date")
+
+    EPOCH_KEY = ("_baton-epoch.app.example.com.", "TXT", None)
+
+    def set_epoch_record(self, value, ttl=30):
+        with self.standin.lock:
+            self.standin.records[self.EPOCH_KEY] = {"ttl": ttl, "values": [value], "weight": None}
+
+    def test_the_epoch_record_is_read_then_swapped_in_one_batch(self):
+        self.set_epoch_record('"epoch=3 region=eu-west"', ttl=45)
+        r = run_action("route53", self.params(value="192.0.2.30"), epoch=4)
+        self.assertEqual(r["status_name"], "ok", r)
+        self.assertIn('(was "epoch=3 region=eu-west")', r["output"])
+        self.assertEqual([q["method"] for q in self.standin.requests], ["GET", "POST"])
+        batch = ET.fromstring(self.standin.requests[-1]["body"])
+        self.assertEqual([c.findtext(NS + "Action") for c in batch.iter(NS + "Change")],
+                         ["UPSERT", "DELETE", "CREATE"])
+        self.assertEqual(self.standin.records[self.EPOCH_KEY]["values"], ['"epoch=4 region=us-east"'])
+
+    def test_a_newer_epoch_in_the_zone_refuses_a_stale_write_and_sends_no_change(self):
+        self.set_epoch_record('"epoch=12 region=ap-south"')
+        before = dict(self.standin.records)
+        r = run_action("route53", self.params(value="192.0.2.66"), epoch=9)
+        self.assertEqual(r["status_name"], "efailed", r)
+        self.assertFalse(r["retryable"])
+        self.assertIn("stale write refused: _baton-epoch.app.example.com. holds epoch 12, this step's epoch "
+                      "is 9", r["error"])
+        self.assertEqual([q["method"] for q in self.standin.requests], ["GET"])
+        self.assertEqual(self.standin.records, before)
+
+    def test_a_change_of_the_epoch_record_between_read_and_write_is_a_retryable_conflict(self):
+        self.set_epoch_record('"epoch=5 region=eu-west"')
+
+        def concurrent_writer(standin):
+            standin.records[self.EPOCH_KEY] = {"ttl": 30, "values": ['"epoch=6 region=ap-south"'],
+                                               "weight": None}
+        self.standin.after_list = concurrent_writer
+        r = run_action("route53", self.params(value="192.0.2.70"), epoch=7)
+        self.assertEqual(r["status_name"], "efailed", r)
+        self.assertTrue(r["retryable"], r)
+        self.assertIn("the epoch record changed meanwhile; read again", r["error"])
+        self.assertEqual(self.standin.records[self.EPOCH_KEY]["values"], ['"epoch=6 region=ap-south"'])
+        self.assertNotEqual(self.standin.records.get(("app.example.com.", "A", "us-east"), {}).get("values"),
+                            ["192.0.2.70"], "the batch is atomic: the weighted record did not change either")
+        r = run_action("route53", self.params(value="192.0.2.70"), epoch=7)   # the retry reads again
+        self.assertEqual(r["status_name"], "ok", r)
+        self.assertEqual(self.standin.records[self.EPOCH_KEY]["values"], ['"epoch=7 region=us-east"'])
+
+    def test_a_foreign_txt_at_the_epoch_name_is_left_alone(self):
+        self.set_epoch_record('"v=spf1 -all"')
+        r = run_action("route53", self.params(), epoch=20)
+        self.assertEqual(r["status_name"], "efailed", r)
+        self.assertFalse(r["retryable"])
+        self.assertIn('holds "v=spf1 -all", not a baton epoch record', r["error"])
+        self.assertEqual(self.standin.records[self.EPOCH_KEY]["values"], ['"v=spf1 -all"'])
+        with self.standin.lock:
+            del self.standin.records[self.EPOCH_KEY]
 
     def test_stand_in_rejects_a_wrong_secret_with_403_and_the_driver_does_not_retry(self):
         before = dict(self.standin.records)
