@@ -140,6 +140,56 @@ void baton_conf_md(FILE *f, const char *s)
 	}
 }
 
+bool baton_conf_write_default(FILE *f, const struct baton_conftab_key *k)
+{
+	if (k->required)
+		fputs("**required**", f);
+	else if (k->def != NULL)
+		fprintf(f, "`%s`", k->def[0] != '\0' ? k->def : "\"\"");
+	return k->required || k->def != NULL;
+}
+
+bool baton_conf_write_allowed(FILE *f, const struct baton_conftab_key *k)
+{
+	switch (k->type) {
+	case BATON_CONF_SECTION:
+		fputs("map", f);
+		return true;
+	case BATON_CONF_LIST:
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " entries", k->min, k->max);
+		return true;
+	case BATON_CONF_U64:
+		fprintf(f, "%" PRIu64 "..%" PRIu64, k->min, k->max);
+		return true;
+	case BATON_CONF_BOOL:
+		fputs("`true`, `false`", f);
+		return true;
+	case BATON_CONF_NAME:
+		if (k->min == 0)
+			fprintf(f, "up to %" PRIu64 " chars of `[a-z0-9-]`", k->max);
+		else
+			fprintf(f, "%" PRIu64 "..%" PRIu64 " chars of `[a-z0-9-]`", k->min, k->max);
+		return true;
+	case BATON_CONF_ADDR:
+		fputs(k->min == 0 ? "`a.b.c.d:port` or `\"\"`" : "`a.b.c.d:port`", f);
+		return true;
+	case BATON_CONF_IPV4:
+		fputs("`a.b.c.d`", f);
+		return true;
+	case BATON_CONF_CHOICE: {
+		const char *words[16];
+		char buf[256];
+		size_t n = baton_conf_split_choices(k->choices, buf, sizeof buf, words, 16);
+
+		for (size_t j = 0; j < n; j++)
+			fprintf(f, "%s`%s`", j > 0 ? ", " : "", words[j]);
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
 void baton_conf_write_quoted(FILE *f, const char *s, bool raw)
 {
 	fputc('"', f);

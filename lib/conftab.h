@@ -171,6 +171,14 @@ void baton_conf_store_uint(void *p, size_t size, uint64_t v);
 /* Write @s for a Markdown table cell ('|' escaped). */
 void baton_conf_md(FILE *f, const char *s);
 
+/* For a key reference (a Markdown table): the default cell ("**required**",
+ * "`1000`", "`\"\"`"; false, with nothing written, when the key has neither),
+ * and the allowed-values cell of the types whose text every schema shares
+ * (section, list, integer, bool, name, address, IPv4, choice; false, with
+ * nothing written, for the others). */
+bool baton_conf_write_default(FILE *f, const struct baton_conftab_key *k);
+bool baton_conf_write_allowed(FILE *f, const struct baton_conftab_key *k);
+
 /* Write @s as a double-quoted YAML scalar that loads back as @s: '"' and
  * '\\' escaped, and unless @raw (a BATON_CONF_RAW key) "${" written "$${". */
 void baton_conf_write_quoted(FILE *f, const char *s, bool raw);

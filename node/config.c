@@ -801,6 +801,17 @@ void baton_config_dump(const struct baton_config *c, FILE *f)
 /* ------------------------------------------------------------------------ */
 /* Reference for docs/configuration.md */
 
+/* The allowed-values cell: the engine's text, or this file's for its types. */
+static void cfg_write_allowed(FILE *f, const struct baton_conftab_key *k)
+{
+	if (baton_conf_write_allowed(f, k))
+		return;
+	if (k->type == BATON_CONF_DURATION)
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " ms", k->min, k->max);
+	else if (k->type == BATON_CONF_PATH)
+		fprintf(f, "absolute path, up to %" PRIu64 " chars", k->max);
+}
+
 void baton_config_write_reference(FILE *f)
 {
 	fputs("| Key | Type | Default | Allowed values | Description |\n", f);
@@ -809,53 +820,10 @@ void baton_config_write_reference(FILE *f)
 		const struct baton_conftab_key *k = &cfg_keys[i];
 
 		fprintf(f, "| `%s` | %s | ", k->path, baton_config_type_name(k->type));
-		if (k->required)
-			fputs("**required**", f);
-		else if (k->def != NULL)
-			fprintf(f, "`%s`", k->def[0] != '\0' ? k->def : "\"\"");
-		else
+		if (!baton_conf_write_default(f, k))
 			fputs("—", f);
 		fputs(" | ", f);
-		switch (k->type) {
-		case BATON_CONF_SECTION:
-			fputs("map", f);
-			break;
-		case BATON_CONF_LIST:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " entries", k->min, k->max);
-			break;
-		case BATON_CONF_U64:
-			fprintf(f, "%" PRIu64 "..%" PRIu64, k->min, k->max);
-			break;
-		case BATON_CONF_DURATION:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " ms", k->min, k->max);
-			break;
-		case BATON_CONF_BOOL:
-			fputs("`true`, `false`", f);
-			break;
-		case BATON_CONF_NAME:
-			if (k->min == 0)
-				fprintf(f, "up to %" PRIu64 " chars of `[a-z0-9-]`", k->max);
-			else
-				fprintf(f, "%" PRIu64 "..%" PRIu64 " chars of `[a-z0-9-]`", k->min,
-					k->max);
-			break;
-		case BATON_CONF_PATH:
-			fprintf(f, "absolute path, up to %" PRIu64 " chars", k->max);
-			break;
-		case BATON_CONF_ADDR:
-			fputs(k->min == 0 ? "`a.b.c.d:port` or `\"\"`" : "`a.b.c.d:port`", f);
-			break;
-		case BATON_CONF_CHOICE: {
-			const char *words[16];
-			char buf[256];
-			size_t n = baton_conf_split_choices(k->choices, buf, sizeof buf, words, 16);
-			for (size_t j = 0; j < n; j++)
-				fprintf(f, "%s`%s`", j > 0 ? ", " : "", words[j]);
-			break;
-		}
-		default:
-			break;
-		}
+		cfg_write_allowed(f, k);
 		fputs(" | ", f);
 		baton_conf_md(f, k->doc);
 		fputs(" |\n", f);

@@ -397,6 +397,44 @@ int baton_reporter_config_load(const char *path, struct baton_reporter_config *r
 /* ------------------------------------------------------------------------ */
 /* Reference for docs/reporter.md */
 
+static void rcfg_write_default(FILE *f, const struct baton_conftab_key *k)
+{
+	if (k->required && strncmp(k->path, "checks[].primary.", 17) == 0)
+		fputs("**required** (in `primary`)", f);
+	else if (!baton_conf_write_default(f, k))
+		fputs(strcmp(k->path, "timeout_ms") == 0 ? "4/5 of `interval_ms`" : "—", f);
+}
+
+/* The allowed-values cell: the engine's text, or this file's for its types. */
+static void rcfg_write_allowed(FILE *f, const struct baton_conftab_key *k)
+{
+	if (baton_conf_write_allowed(f, k))
+		return;
+	switch (k->type) {
+	case RCFG_URLLIST:
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " `http(s)://host[:port]`", k->min, k->max);
+		break;
+	case RCFG_ARGV:
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " strings, %zu bytes in all", k->min, k->max,
+			k->size - 1);
+		break;
+	case RCFG_DURATION:
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " ms (`1500`, `2s`, `250ms`)", k->min, k->max);
+		break;
+	case RCFG_TEXT:
+		fprintf(f, "%" PRIu64 "..%" PRIu64 " chars", k->min, k->max);
+		break;
+	case RCFG_PATH:
+		fprintf(f, "absolute path%s", k->min == 0 ? " or `\"\"`" : "");
+		break;
+	case RCFG_URL:
+		fputs("`http(s)://...`", f);
+		break;
+	default:
+		break;
+	}
+}
+
 void baton_reporter_config_write_reference(FILE *f)
 {
 	fputs("| Key | Check types | Type | Default | Allowed values | Description |\n", f);
@@ -417,69 +455,9 @@ void baton_reporter_config_write_reference(FILE *f)
 		else
 			rcfg_types_text(k->variants, types, sizeof types);
 		fprintf(f, "| `%s` | %s | %s | ", k->path, types, tn[k->type]);
-		if (k->required && strncmp(k->path, "checks[].primary.", 17) == 0)
-			fputs("**required** (in `primary`)", f);
-		else if (k->required)
-			fputs("**required**", f);
-		else if (k->def != NULL)
-			fprintf(f, "`%s`", k->def[0] != '\0' ? k->def : "\"\"");
-		else if (strcmp(k->path, "timeout_ms") == 0)
-			fputs("4/5 of `interval_ms`", f);
-		else
-			fputs("—", f);
+		rcfg_write_default(f, k);
 		fputs(" | ", f);
-		switch (k->type) {
-		case RCFG_SECTION:
-			fputs("map", f);
-			break;
-		case RCFG_LIST:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " entries", k->min, k->max);
-			break;
-		case RCFG_URLLIST:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " `http(s)://host[:port]`", k->min, k->max);
-			break;
-		case RCFG_ARGV:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " strings, %zu bytes in all", k->min, k->max,
-				k->size - 1);
-			break;
-		case RCFG_U64:
-			fprintf(f, "%" PRIu64 "..%" PRIu64, k->min, k->max);
-			break;
-		case RCFG_DURATION:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " ms (`1500`, `2s`, `250ms`)", k->min, k->max);
-			break;
-		case RCFG_BOOL:
-			fputs("`true`, `false`", f);
-			break;
-		case RCFG_NAME:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " chars of `[a-z0-9-]`", k->min, k->max);
-			break;
-		case RCFG_TEXT:
-			fprintf(f, "%" PRIu64 "..%" PRIu64 " chars", k->min, k->max);
-			break;
-		case RCFG_PATH:
-			fprintf(f, "absolute path%s", k->min == 0 ? " or `\"\"`" : "");
-			break;
-		case RCFG_URL:
-			fputs("`http(s)://...`", f);
-			break;
-		case RCFG_ADDR:
-			fputs("`a.b.c.d:port`", f);
-			break;
-		case RCFG_IPV4:
-			fputs("`a.b.c.d`", f);
-			break;
-		case RCFG_CHOICE: {
-			const char *words[16];
-			char buf[128];
-			size_t n = baton_conf_split_choices(k->choices, buf, sizeof buf, words, 16);
-			for (size_t j = 0; j < n; j++)
-				fprintf(f, "%s`%s`", j > 0 ? ", " : "", words[j]);
-			break;
-		}
-		default:
-			break;
-		}
+		rcfg_write_allowed(f, k);
 		fputs(" | ", f);
 		baton_conf_md(f, k->doc);
 		fputs(" |\n", f);

@@ -345,9 +345,10 @@ class ReporterTestBase(unittest.TestCase):
         self.assertIn('msg="stopped" exit=0', text)
         return time.monotonic() - t0
 
-    def once(self, config):
+    def once(self, config, env=None):
         r = subprocess.run([reporter_binary(), "--config", config, "--once"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30,
+                           env=env)
         for m in SANITIZER_MARKERS:
             self.assertNotIn(m, r.stderr)
         return r
@@ -521,6 +522,22 @@ class ReporterTest(ReporterTestBase):
         r = self.once(bad)
         self.assertEqual(r.returncode, 2)
         self.assertIn("%s:6: timeout_ms: must be below interval_ms (1000), got 1000" % bad, r.stderr)
+
+    def test_one_file_serves_several_reporters_named_from_the_environment(self):
+        """Sidecars of a replicated workload share one ConfigMap: name: ${POD_NAME}."""
+        coord = self.coordinator()
+        path = self.write_config([coord.url], name="${POD_NAME}")
+        for pod in ("shop-web-7f9c-a", "shop-web-7f9c-b"):
+            r = self.once(path, env=dict(os.environ, POD_NAME=pod))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("report region=eu-west reporter=%s seq=" % pod, r.stdout)
+        self.assertEqual(coord.count(), 2)
+        env = dict(os.environ)
+        env.pop("POD_NAME", None)
+        r = self.once(path, env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("%s:2: name: environment variable POD_NAME is not set "
+                      "(write ${POD_NAME:-default} to give a default)" % path, r.stderr)
 
     def test_a_key_file_readable_by_others_is_refused_at_start(self):
         write_key(self.key_path, KEY, 0o644)
