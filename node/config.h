@@ -114,6 +114,8 @@ struct baton_region_config {
 	struct baton_kv_list vars;   /* values plan steps refer to as {from.x}/{to.x}/{self.x} */
 	struct baton_step_config self_fence[BATON_MAX_FENCE_STEPS];
 	unsigned n_self_fence;
+	struct baton_step_config unfence[BATON_MAX_FENCE_STEPS]; /* lease granted again after a self-fence */
+	unsigned n_unfence;
 	struct baton_step_config rejoin[BATON_MAX_FENCE_STEPS]; /* "reverse": {from} = this region, {to} = active */
 	unsigned n_rejoin;
 };

@@ -68,7 +68,7 @@ static int cfg_check_templates(struct baton_conf *x, const struct baton_cluster_
 				if (!known_scope)
 					return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].params", idx), path,
 							"parameter '%s': {%s} is not available here (%s)", st->params.items[i].key,
-							ref, self_fence ? "self-fence steps use {self.VAR}" : "plans use {from.VAR} and {to.VAR}");
+							ref, self_fence ? "self_fence and unfence steps use {self.VAR}" : "plans use {from.VAR} and {to.VAR}");
 				/* Every region must define the var: any region can be from or to. */
 				for (unsigned r = 0; r < c->n_regions; r++)
 					if (baton_kv_get(&c->regions[r].vars, dot + 1) == NULL)
@@ -154,7 +154,7 @@ static int cfg_check_steps(struct baton_conf *x, const struct baton_cluster_conf
 			if (steps[i].after[0] != '\0') {
 				snprintf(path, sizeof path, "%s[%u]", list, i);
 				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].after", i), path,
-						"self-fence steps run in order; after: is not used there");
+						"self_fence and unfence steps run in order; after: is not used there");
 			}
 	return 0;
 }
@@ -168,10 +168,26 @@ int baton_config_check_plans(struct baton_conf *x, const struct baton_cluster_co
 		snprintf(list, sizeof list, "cluster.regions[%u].self_fence", r);
 		rv = cfg_check_steps(x, c, c->regions[r].self_fence, c->regions[r].n_self_fence, list, true);
 		if (rv == 0) {
+			snprintf(list, sizeof list, "cluster.regions[%u].unfence", r);
+			rv = cfg_check_steps(x, c, c->regions[r].unfence, c->regions[r].n_unfence, list, true);
+		}
+		/* An unfence step starts only with its whole timeout of lease left (node/exec.c);
+		 * after a renewal about ttl - a round trip is left, so more than half the ttl
+		 * could never start. */
+		for (unsigned i = 0; rv == 0 && i < c->regions[r].n_unfence; i++)
+			if (c->regions[r].unfence[i].timeout_ms > c->lease.ttl_ms / 2) {
+				char path[CFG_PATH_LEN];
+				snprintf(path, sizeof path, "cluster.regions[%u].unfence[%u]", r, i);
+				rv = baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].unfence[].timeout_ms", i), path,
+						     "timeout_ms %llu is more than half of cluster.lease.ttl_ms (%llu): an "
+						     "unfence step must finish inside the lease it starts in",
+						     (unsigned long long)c->regions[r].unfence[i].timeout_ms,
+						     (unsigned long long)c->lease.ttl_ms);
+			}
+		if (rv == 0) {
 			snprintf(list, sizeof list, "cluster.regions[%u].rejoin", r);
 			rv = cfg_check_steps(x, c, c->regions[r].rejoin, c->regions[r].n_rejoin, list, false);
 		}
 	}
 	return rv;
 }
-

@@ -103,7 +103,16 @@ static void self_fence(struct baton_node *n, unsigned g, const char *reason)
 		 " reason=\"%s\" fenced_at_ms=%" PRIu64 " lease_expired_at_ms=%" PRIu64,
 		 n->cfg.cluster.groups[g].name, n->cfg.self->region, cg->held_epoch, reason, cg->fenced_at_wall_ms,
 		 expired_wall);
-	/* The configured self-fence steps run through the action drivers. */
+	/* The configured self-fence steps run through the action drivers, after an
+	 * unfence step in flight (it started with its whole timeout of lease left,
+	 * so it ends before the lease the leader counts from does). */
+	if (cg->unfencing) {
+		cg->fence_deferred = true;
+		snprintf(cg->deferred_reason, sizeof cg->deferred_reason, "%s", reason);
+		log_warn("lease", "self-fence steps wait for the unfence step in flight", "group=%s",
+			 n->cfg.cluster.groups[g].name);
+		return;
+	}
 	baton_node_self_fence_steps(n, g, reason);
 }
 
@@ -137,6 +146,8 @@ static void renew_cb(void *data, int status, const Baton__PeerResponse *resp)
 				   n->cfg.self->region, c->epoch);
 		cg->lease_valid = true;
 		cg->fenced = false;
+		if (cg->fence_steps_ran && !cg->unfencing)
+			baton_node_unfence_steps(n, c->g);
 	} else {
 		cg->renewals_refused++;
 		self_fence(n, c->g, resp->error != NULL && resp->error[0] ? resp->error : "lease renewal refused");
@@ -156,6 +167,7 @@ static void holder_duties(struct baton_node *n, unsigned g, uint64_t now)
 		if (cg->holder)
 			self_fence(n, g, "the baton moved to another region");
 		cg->holder = false;
+		cg->fence_steps_ran = false; /* whatever comes next is the plan's business */
 		return;
 	}
 	if (!cg->holder || cg->held_epoch != gs->epoch) {

@@ -32,6 +32,12 @@ struct baton_coord_group {
 	uint64_t fenced_at_wall_ms;
 	char fence_reason[160];
 	uint64_t renewals_ok, renewals_refused, renewals_failed;
+	/* unfence (exec.c): the self-fence steps ran, so a lease granted again must
+	 * undo them; a self-fence asked for while an unfence step runs waits for it */
+	bool fence_steps_ran;
+	bool unfencing;
+	bool fence_deferred;
+	char deferred_reason[160];
 };
 
 void baton_coord_tick(struct baton_node *n);

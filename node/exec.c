@@ -56,13 +56,14 @@ struct exec_step {
 	uv_timer_t timer;                /* backoff, and the attempt watchdog */
 	bool timer_open;
 	struct baton_action_result res;
-	/* local chains: self-fence and rejoin */
-	int chain;                       /* CHAIN_FENCE or CHAIN_REJOIN */
+	/* local chains: self-fence, unfence and rejoin */
+	int chain;                       /* CHAIN_FENCE, CHAIN_UNFENCE or CHAIN_REJOIN */
 	unsigned fence_group, fence_index;
 	char fence_reason[160];
 };
 
-enum { CHAIN_FENCE, CHAIN_REJOIN };
+enum { CHAIN_FENCE, CHAIN_UNFENCE, CHAIN_REJOIN };
+static const char *const chain_names[] = {"self-fence", "unfence", "rejoin"};
 
 static void step_run(struct exec_step *s);
 
@@ -628,25 +629,27 @@ size_t baton_node_plan_steps_for(struct baton_node *n, int kind, const char *fro
 /* ---------------------------------------------------------- self-fence */
 
 static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned index, const char *reason);
+static void unfence_over(struct baton_node *n, unsigned g);
 static void rejoin_report(struct baton_node *n, unsigned g, int phase, const char *detail);
 
 static void finish_local(struct exec_step *s)
 {
 	struct baton_node *n = s->n;
 	uint64_t backoff = s->cfg->backoff_ms << (s->attempt > 1 ? s->attempt - 1 : 0);
-	const char *what = s->chain == CHAIN_FENCE ? "self-fence" : "rejoin";
+	const char *what = chain_names[s->chain];
+	const char *cat = s->chain == CHAIN_REJOIN ? "rejoin" : "lease";
+	char msg[64];
 
 	if (s->res.status != 0 && s->res.retryable && s->attempt < s->cfg->max_attempts &&
 	    uv_now(n->loop) - s->started_ms + backoff < s->cfg->timeout_ms) {
 		uv_timer_start(&s->timer, backoff_cb, backoff, 0);
 		return;
 	}
+	snprintf(msg, sizeof msg, "%s step %s", what, s->res.status == 0 ? "done" : "FAILED");
 	if (s->res.status == 0)
-		log_notice(s->chain == CHAIN_FENCE ? "lease" : "rejoin", s->chain == CHAIN_FENCE ? "self-fence step done" : "rejoin step done",
-			   "step=%s driver=%s output=\"%s\"", s->name, s->cfg->driver, s->res.output);
+		log_notice(cat, msg, "step=%s driver=%s output=\"%s\"", s->name, s->cfg->driver, s->res.output);
 	else
-		log_crit(s->chain == CHAIN_FENCE ? "lease" : "rejoin", s->chain == CHAIN_FENCE ? "self-fence step FAILED" : "rejoin step FAILED",
-			 "step=%s driver=%s error=\"%s\"", s->name, s->cfg->driver, s->res.error);
+		log_crit(cat, msg, "step=%s driver=%s error=\"%s\"", s->name, s->cfg->driver, s->res.error);
 	unsigned g = s->fence_group, next = s->fence_index + 1;
 	int chain = s->chain;
 	char reason[160], detail[BATON_TEXT_MAX];
@@ -660,7 +663,50 @@ static void finish_local(struct exec_step *s)
 		n->rejoin_running[g] = false;
 		return;
 	}
+	if (chain == CHAIN_UNFENCE && failed) {
+		/* Still fenced; the next grant tries again. */
+		unfence_over(n, g);
+		return;
+	}
 	chain_next(n, chain, g, next, reason);
+}
+
+/* The unfence chain stopped (done, failed or postponed): a self-fence that
+ * waited for it runs now. */
+static void unfence_over(struct baton_node *n, unsigned g)
+{
+	struct baton_coord_group *cg = &n->groups[g];
+
+	cg->unfencing = false;
+	if (cg->fence_deferred) {
+		cg->fence_deferred = false;
+		baton_node_self_fence_steps(n, g, cg->deferred_reason);
+	}
+}
+
+/* Whether unfence step @st may start now: the region still holds a valid
+ * lease with at least the step's whole timeout left, and no self-fence waits. */
+static bool unfence_may_start(struct baton_node *n, unsigned g, const struct baton_step_config *st, char *why,
+			      size_t len)
+{
+	struct baton_coord_group *cg = &n->groups[g];
+	uint64_t now = uv_now(n->loop);
+	const char *w;
+
+	if (cg->fence_deferred) {
+		snprintf(why, len, "a self-fence is waiting");
+		return false;
+	}
+	if (!baton_coord_may_act(n, g, &w)) {
+		snprintf(why, len, "%s", w);
+		return false;
+	}
+	if (cg->lease_until_ms - now < st->timeout_ms) {
+		snprintf(why, len, "%" PRIu64 " ms of lease left, the step may take %" PRIu64 " ms",
+			 cg->lease_until_ms - now, (uint64_t)st->timeout_ms);
+		return false;
+	}
+	return true;
 }
 
 static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned index, const char *reason)
@@ -673,8 +719,25 @@ static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned ind
 
 	if (rc == NULL || n->stopping)
 		return;
-	steps = chain == CHAIN_FENCE ? rc->self_fence : rc->rejoin;
-	count = chain == CHAIN_FENCE ? rc->n_self_fence : rc->n_rejoin;
+	steps = chain == CHAIN_FENCE ? rc->self_fence : chain == CHAIN_UNFENCE ? rc->unfence : rc->rejoin;
+	count = chain == CHAIN_FENCE ? rc->n_self_fence : chain == CHAIN_UNFENCE ? rc->n_unfence : rc->n_rejoin;
+	if (chain == CHAIN_UNFENCE && index >= count) {
+		n->groups[g].fence_steps_ran = false;
+		log_notice("lease", "unfenced: every unfence step is done; the region takes writes again",
+			   "group=%s region=%s epoch=%" PRIu64, n->cfg.cluster.groups[g].name, n->cfg.self->region,
+			   n->groups[g].held_epoch);
+		unfence_over(n, g);
+		return;
+	}
+	if (chain == CHAIN_UNFENCE) {
+		char why[128];
+		if (!unfence_may_start(n, g, &steps[index], why, sizeof why)) {
+			log_warn("lease", "unfence postponed until the next grant", "group=%s step=%s why=\"%s\"",
+				 n->cfg.cluster.groups[g].name, steps[index].name, why);
+			unfence_over(n, g);
+			return;
+		}
+	}
 	if (index >= count) {
 		if (chain == CHAIN_REJOIN) {
 			rejoin_report(n, g, BATON__REJOIN_PHASE__REJOIN_DONE, "every rejoin step is done");
@@ -686,6 +749,8 @@ static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned ind
 	if (s == NULL || s->drv == NULL) {
 		if (s != NULL)
 			step_free(s);
+		if (chain == CHAIN_UNFENCE)
+			unfence_over(n, g);
 		return;
 	}
 	s->local = true;
@@ -694,7 +759,7 @@ static void chain_next(struct baton_node *n, int chain, unsigned g, unsigned ind
 	s->fence_index = index;
 	baton_strlcpy(s->fence_reason, reason, sizeof s->fence_reason);
 	baton_strlcpy(s->group, n->cfg.cluster.groups[g].name, sizeof s->group);
-	baton_strlcpy(s->transition, chain == CHAIN_FENCE ? "self-fence" : "rejoin", sizeof s->transition);
+	baton_strlcpy(s->transition, chain_names[chain], sizeof s->transition);
 	baton_strlcpy(s->from, n->cfg.self->region, sizeof s->from);
 	if (chain == CHAIN_REJOIN && gs != NULL) {
 		const struct baton_region_state *r = baton_fsm_region(gs, n->cfg.self->region);
@@ -715,7 +780,27 @@ void baton_node_self_fence_steps(struct baton_node *n, unsigned g, const char *r
 			   n->cfg.cluster.groups[g].name, n->cfg.self->region);
 		return;
 	}
+	if (n->groups[g].holder)
+		n->groups[g].fence_steps_ran = true;
 	chain_next(n, CHAIN_FENCE, g, 0, reason);
+}
+
+void baton_node_unfence_steps(struct baton_node *n, unsigned g)
+{
+	const struct baton_region_config *rc = region_cfg(n, n->cfg.self->region);
+
+	if (rc == NULL || rc->n_unfence == 0) {
+		log_warn("lease", "lease granted again after a self-fence, but no unfence steps are configured: "
+				  "what the self-fence steps did stays in place",
+			 "group=%s region=%s", n->cfg.cluster.groups[g].name, n->cfg.self->region);
+		n->groups[g].fence_steps_ran = false;
+		return;
+	}
+	log_notice("lease", "lease granted again after a self-fence: running the unfence steps",
+		   "group=%s region=%s epoch=%" PRIu64, n->cfg.cluster.groups[g].name, n->cfg.self->region,
+		   n->groups[g].held_epoch);
+	n->groups[g].unfencing = true;
+	chain_next(n, CHAIN_UNFENCE, g, 0, "lease granted again");
 }
 
 /* ----------------------------------------------------------------- rejoin */

@@ -19,6 +19,9 @@ size_t baton_node_plan_steps_for(struct baton_node *n, int kind, const char *fro
 				 Baton__StepSpec **specp, size_t max);
 /* Run this region's self-fence steps for group @g (on the fenced node itself). */
 void baton_node_self_fence_steps(struct baton_node *n, unsigned g, const char *reason);
+/* Lease granted again after the self-fence steps ran: run this region's unfence
+ * steps (each only with its whole timeout of lease left). */
+void baton_node_unfence_steps(struct baton_node *n, unsigned g);
 /* Advance running transitions (leader only; called every tick). */
 void baton_exec_tick(struct baton_node *n);
 /* Run this region's rejoin steps when asked (every node, every tick). */

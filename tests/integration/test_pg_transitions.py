@@ -15,6 +15,11 @@ us-east; the region is resumed and fences its own database; an operator
 signs `batonctl reverse --region eu-west`; eu-west's coordinator rewinds its
 database from us-east and starts it as a replica; a row written on us-east
 appears on eu-west.
+
+Unfence: the active region loses its lease without a failover (the other two
+coordinators paused: no majority, no leader), fences its own database, and when
+a leader grants its lease again runs its unfence steps: the database takes
+writes again, at the same epoch.
 """
 import os
 import signal
@@ -28,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from baton_cluster import FAST_DETECTION, Cluster, build_dir, wait_for  # noqa: E402
-from pgcluster import PG_BIN, PgCluster  # noqa: E402
+from pgcluster import PG_BIN, PgCluster, PgError  # noqa: E402
 
 REGIONS = (("eu-west", 100), ("us-east", 90), ("ap-south", 80))
 REJOIN = os.path.join(ROOT, "deploy", "scripts", "baton-pg-rejoin")
@@ -60,6 +65,9 @@ class PgTransitionsTest(unittest.TestCase):
                     conn, self.pg.data_dir(i), opts, r.replace("-", "_")),
                 "self_fence:",
                 "  - {name: fence-own-db, driver: postgres, params: {op: fence, conninfo: \"{self.pg}\"}, max_attempts: 2}",
+                "unfence:",
+                "  - {name: unfence-own-db, driver: postgres, params: {op: promote, conninfo: \"{self.pg}\"},"
+                " attempt_timeout_ms: 700, timeout_ms: 700}",
                 "rejoin:",
                 "  - {name: rewind, driver: exec, attempt_timeout_ms: 60000, timeout_ms: 120000,"
                 " params: {command: \"%s\", arg_1: \"--pgdata\", arg_2: \"{from.pgdata}\", arg_3: \"--source\","
@@ -126,6 +134,26 @@ class PgTransitionsTest(unittest.TestCase):
                  30, "the row written on us-east to reach eu-west")
         events = (self.c.leader().get("/v1/history?limit=10000")[1])["events"]
         self.assertTrue(any(e["kind"] == "rejoin" and e["outcome"] == "done" for e in events))
+
+    def test_a_region_that_fenced_itself_unfences_when_its_lease_comes_back(self):
+        eu = self.c.node("eu-west")
+        self.pg.psql(self.pg.ports[0], "CREATE TABLE u (x int)")
+        epoch = self.c.group(self.c.wait_leader(timeout=20).status())["epoch"]
+        others = [self.c.node("us-east"), self.c.node("ap-south")]
+        for n in others:
+            n.signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: "self-fence step done" in eu.log(), 30, "eu-west to fence its own database")
+            with self.assertRaisesRegex(PgError, "read-only", msg="a fenced primary refuses writes"):
+                self.pg.psql(self.pg.ports[0], "INSERT INTO u VALUES (1)", timeout=5)
+        finally:
+            for n in others:
+                n.signal(signal.SIGCONT)
+        wait_for(lambda: "unfenced: every unfence step is done" in eu.log(), 30, "eu-west to unfence")
+        self.pg.psql(self.pg.ports[0], "INSERT INTO u VALUES (2)", timeout=5)
+        self.assertIn("unfence step done", eu.log())
+        g = self.c.group(self.c.wait_leader(timeout=20).status())
+        self.assertEqual((g["active_region"], g["epoch"]), ("eu-west", epoch), "no failover happened")
 
     def test_a_switchover_loses_no_acknowledged_row(self):
         import threading

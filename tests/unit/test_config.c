@@ -1036,6 +1036,38 @@ static void environment_variable_errors_name_line_and_key(void **state)
 /* The key table and the documentation */
 
 /* Storage in the table fits the bounds in the table, and parents come first. */
+/* An unfence step starts only with its whole timeout of lease left, so one
+ * longer than half the lease could never start; one that fits loads. */
+static void unfence_steps_must_fit_in_half_the_lease(void **state)
+{
+	static const char step[] =
+		"      priority: 50\n"
+		"      unfence:\n"
+		"        - {name: own-db, driver: exec, params: {command: /bin/true}, attempt_timeout_ms: 700, timeout_ms: %s}\n";
+	struct baton_config *c = malloc(sizeof *c);
+	char err[512] = "", extra[256], *yaml, *with_lease;
+
+	(void)state;
+	assert_non_null(c);
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof extra, step, i == 0 ? "750" : "751");
+		yaml = edit(BASE, "      priority: 50\n", extra);
+		with_lease = edit(yaml, "  groups:\n", "  lease:\n    ttl_ms: 1500\n  groups:\n");
+		if (i == 0) {
+			if (load(with_lease, c, err, sizeof err) != 0)
+				fail_msg("%s", err);
+			assert_int_equal(c->cluster.regions[1].n_unfence, 1);
+		} else {
+			assert_int_equal(load(with_lease, c, err, sizeof err), -EINVAL);
+			assert_non_null(strstr(err, "test.yaml:32: cluster.regions[1].unfence[0]: "));
+			assert_non_null(strstr(err, "timeout_ms 751 is more than half of cluster.lease.ttl_ms (1500)"));
+		}
+		free(yaml);
+		free(with_lease);
+	}
+	free(c);
+}
+
 static void key_table_is_consistent(void **state)
 {
 	size_t n;
@@ -1336,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(dump_loads_back_to_the_same_config),
 		cmocka_unit_test(environment_variables_are_substituted),
 		cmocka_unit_test(environment_variable_errors_name_line_and_key),
+		cmocka_unit_test(unfence_steps_must_fit_in_half_the_lease),
 		cmocka_unit_test(key_table_is_consistent),
 		cmocka_unit_test(doc_mentions_every_key),
 		cmocka_unit_test(doc_reference_matches_the_table),
