@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* reportgen: health-report load generator for bench/extras throughput.
  *
- *   reportgen HOST PORT KEYFILE REGION CONNS SECONDS fresh|keepalive [CPU]
+ *   reportgen HOST PORT KEYFILE REGION CONNS SECONDS fresh|keepalive [CPU [NAMES]]
  *
  * Keeps CONNS connections busy for SECONDS, each sending one HealthReport at a
  * time (POST /v1/health, the wire format of lib/report.c: a HealthReportBody
  * with one postgres check, HMAC-SHA256 with the region key) and waiting for
  * the answer. "fresh": a new TCP connection and Connection: close per report,
- * as baton-reporter does; "keepalive": one connection per worker. Every worker
- * is its own reporter (name g<i>) with a strictly increasing seq. Prints one
+ * as baton-reporter does; "keepalive": one connection per worker. NAMES
+ * reporters (default CONNS; names g<i>) take turns on the connections, each
+ * with a strictly increasing seq. Prints one
  * JSON line: ok, refused (non-200), errors, seconds. One thread, epoll. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,7 +41,8 @@ struct conn {
 static uint8_t key[32];
 static const char *region;
 static struct sockaddr_in addr;
-static int ep, fresh;
+static int ep, fresh, nconn, nnames;
+static uint64_t gseq; /* one counter for every report: strictly increasing per reporter too */
 static unsigned long n_ok, n_bad, n_err;
 
 static uint64_t now_ms(int clock)
@@ -86,11 +88,15 @@ static void build(struct conn *c)
 	k += fvarint(chk + k, 3, 1);
 	k += fvarint(chk + k, 4, 1);
 	k += fbytes(chk + k, 7, "primary", 7);
-	snprintf(name, sizeof name, "g%d", c->idx);
-	c->seq++;
+	/* connection i speaks for reporters i, i + CONNS, i + 2 CONNS, ... (< NAMES) in turn */
+	int per = nnames > nconn ? (nnames + nconn - 1) / nconn : 1;
+	int ni = c->idx + nconn * (int)(c->seq++ % (uint64_t)per);
+	if (ni >= nnames && nnames > nconn)
+		ni = c->idx;
+	snprintf(name, sizeof name, "g%d", ni);
 	b += fbytes(body + b, 1, region, strlen(region));
 	b += fbytes(body + b, 2, name, strlen(name));
-	b += fvarint(body + b, 3, c->seq);
+	b += fvarint(body + b, 3, ++gseq);
 	b += fvarint(body + b, 4, now_ms(CLOCK_REALTIME));
 	b += fbytes(body + b, 5, chk, k);
 	b += fvarint(body + b, 6, 0);
@@ -166,7 +172,7 @@ static int parse(struct conn *c)
 int main(int argc, char **argv)
 {
 	if (argc < 8) {
-		fprintf(stderr, "usage: %s HOST PORT KEYFILE REGION CONNS SECONDS fresh|keepalive [CPU]\n", argv[0]);
+		fprintf(stderr, "usage: %s HOST PORT KEYFILE REGION CONNS SECONDS fresh|keepalive [CPU [NAMES]]\n", argv[0]);
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -182,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	fclose(f);
 	region = argv[4];
-	int nconn = atoi(argv[5]);
+	nconn = atoi(argv[5]);
 	double secs = atof(argv[6]);
 	fresh = strcmp(argv[7], "fresh") == 0;
 	if (argc > 8) {
@@ -191,12 +197,14 @@ int main(int argc, char **argv)
 		CPU_SET(atoi(argv[8]), &set);
 		sched_setaffinity(0, sizeof set, &set);
 	}
+	nnames = argc > 9 ? atoi(argv[9]) : nconn;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	struct conn *cs = calloc((size_t)nconn, sizeof *cs);
 	uint64_t seq0 = now_ms(CLOCK_REALTIME) * 1000u;
 	for (int i = 0; i < nconn; i++) {
 		cs[i].idx = i;
-		cs[i].seq = seq0;
+		cs[i].seq = 0;
+		gseq = seq0;
 		open_conn(&cs[i]);
 	}
 	uint64_t t0 = now_ms(CLOCK_MONOTONIC), end = t0 + (uint64_t)(secs * 1000);
@@ -234,7 +242,8 @@ int main(int argc, char **argv)
 		}
 	}
 	double el = (double)(now_ms(CLOCK_MONOTONIC) - t0) / 1000.0;
-	printf("{\"ok\": %lu, \"refused\": %lu, \"errors\": %lu, \"seconds\": %.3f, \"conns\": %d, \"mode\": \"%s\"}\n", n_ok,
-	       n_bad, n_err, el, nconn, fresh ? "fresh" : "keepalive");
+	printf("{\"ok\": %lu, \"refused\": %lu, \"errors\": %lu, \"seconds\": %.3f, \"conns\": %d, \"reporters\": %d, "
+	       "\"mode\": \"%s\"}\n", n_ok, n_bad, n_err, el, nconn, nnames > nconn ? nnames : nconn,
+	       fresh ? "fresh" : "keepalive");
 	return 0;
 }
