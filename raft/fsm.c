@@ -14,25 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsm_int.h"
 #include "fsm_pb.h"
 #include "opcmd.h"
 #include "store.h"
 #include "util.h"
 
-#define MAX_EVENTS_PER_APPLY 8
 /* Memory-only FSMs (tests, fuzz) dedupe over a small ring instead of LMDB. */
 #define MEM_DEDUPE 256
-
-struct apply_ctx {
-	struct baton_fsm *f;
-	const Baton__Command *cmd;
-	uint64_t index;
-	struct baton_fsm_result *res;
-	Baton__HistoryEvent events[MAX_EVENTS_PER_APPLY];
-	char texts[MAX_EVENTS_PER_APPLY][BATON_TEXT_MAX];
-	char bys[MAX_EVENTS_PER_APPLY][BATON_NAME_MAX + 40]; /* copies: callers pass stack strings */
-	unsigned n_events;
-};
 
 struct mem_dedupe {
 	struct baton_fsm_result ring[MEM_DEDUPE];
@@ -61,8 +50,7 @@ const char *baton_fsm_code_name(int code)
 
 /* ------------------------------------------------------------------ helpers */
 
-static int reject(struct apply_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reject(struct apply_ctx *c, int code, const char *fmt, ...)
+int baton_fsm_reject(struct apply_ctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,9 +63,7 @@ static int reject(struct apply_ctx *c, int code, const char *fmt, ...)
 
 /* Append a history event for this entry. Deterministic: seq comes from the
  * state, the time from the proposer. */
-static void event(struct apply_ctx *c, const char *kind, const char *outcome, uint64_t epoch, const char *by,
-		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void event(struct apply_ctx *c, const char *kind, const char *outcome, uint64_t epoch, const char *by,
+void baton_fsm_event(struct apply_ctx *c, const char *kind, const char *outcome, uint64_t epoch, const char *by,
 		  const char *fmt, ...)
 {
 	Baton__HistoryEvent *ev;
@@ -115,7 +101,7 @@ static void event(struct apply_ctx *c, const char *kind, const char *outcome, ui
 	c->n_events++;
 }
 
-static struct baton_group_state *find_group(struct baton_fsm_state *st, const char *name)
+struct baton_group_state *baton_fsm_find_group(struct baton_fsm_state *st, const char *name)
 {
 	if (st->n_groups == 0)
 		return NULL;
@@ -129,10 +115,10 @@ static struct baton_group_state *find_group(struct baton_fsm_state *st, const ch
 
 const struct baton_group_state *baton_fsm_group(const struct baton_fsm *f, const char *name)
 {
-	return find_group(f->st, name);
+	return baton_fsm_find_group(f->st, name);
 }
 
-static struct baton_region_state *find_region(struct baton_group_state *g, const char *name)
+struct baton_region_state *baton_fsm_find_region(struct baton_group_state *g, const char *name)
 {
 	for (unsigned i = 0; g != NULL && name != NULL && i < g->n_regions; i++)
 		if (strcmp(g->regions[i].name, name) == 0)
@@ -142,10 +128,10 @@ static struct baton_region_state *find_region(struct baton_group_state *g, const
 
 const struct baton_region_state *baton_fsm_region(const struct baton_group_state *g, const char *name)
 {
-	return find_region((struct baton_group_state *)g, name);
+	return baton_fsm_find_region((struct baton_group_state *)g, name);
 }
 
-static struct baton_step_state *find_step(struct baton_transition_state *t, const char *name)
+struct baton_step_state *baton_fsm_find_step(struct baton_transition_state *t, const char *name)
 {
 	for (unsigned i = 0; i < t->n_steps; i++)
 		if (strcmp(t->steps[i].name, name) == 0)
@@ -153,12 +139,10 @@ static struct baton_step_state *find_step(struct baton_transition_state *t, cons
 	return NULL;
 }
 
-static bool fits(const char *s, size_t n)
+bool baton_fsm_fits(const char *s, size_t n)
 {
 	return s == NULL || strlen(s) < n;
 }
-
-#define CPY(dst, src) baton_strlcpy((dst), (src) != NULL ? (src) : "", sizeof(dst))
 
 /* ----------------------------------------------------------------- handlers */
 
@@ -200,45 +184,45 @@ static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig 
 	size_t new_groups = 0;
 
 	if (cc->generation == 0)
-		return reject(c, BATON_FSM_INVALID, "cluster config generation 0 is not valid (generations start at 1)");
-	if (!fits(cc->hash, sizeof st->conf_hash) || cc->n_regions > BATON_FSM_MAX_REGIONS ||
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "cluster config generation 0 is not valid (generations start at 1)");
+	if (!baton_fsm_fits(cc->hash, sizeof st->conf_hash) || cc->n_regions > BATON_FSM_MAX_REGIONS ||
 	    cc->n_groups > BATON_FSM_MAX_GROUPS)
-		return reject(c, BATON_FSM_INVALID, "cluster config exceeds a limit");
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "cluster config exceeds a limit");
 	if (st->generation != 0) {
 		if (cc->generation == st->generation && strcmp(cc->hash, st->conf_hash) == 0)
 			return BATON_FSM_OK; /* a new leader re-asserting the same config */
 		if (cc->generation <= st->generation) {
-			reject(c, BATON_FSM_CONFLICT,
+			baton_fsm_reject(c, BATON_FSM_CONFLICT,
 			       "cluster section mismatch: proposed generation %llu hash %.12s, cluster has "
 			       "generation %llu hash %.12s",
 			       (unsigned long long)cc->generation, cc->hash, (unsigned long long)st->generation,
 			       st->conf_hash);
-			event(c, "config", "rejected", 0, NULL, "%s", c->res->message);
+			baton_fsm_event(c, "config", "rejected", 0, NULL, "%s", c->res->message);
 			return BATON_FSM_CONFLICT;
 		}
 	}
 	for (size_t i = 0; i < cc->n_regions; i++)
-		if (!fits(cc->regions[i]->name, BATON_NAME_MAX))
-			return reject(c, BATON_FSM_INVALID, "region name too long");
+		if (!baton_fsm_fits(cc->regions[i]->name, BATON_NAME_MAX))
+			return baton_fsm_reject(c, BATON_FSM_INVALID, "region name too long");
 	for (size_t i = 0; i < cc->n_groups; i++)
-		if (!fits(cc->groups[i], BATON_NAME_MAX) || cc->groups[i][0] == '\0')
-			return reject(c, BATON_FSM_INVALID, "bad group name");
+		if (!baton_fsm_fits(cc->groups[i], BATON_NAME_MAX) || cc->groups[i][0] == '\0')
+			return baton_fsm_reject(c, BATON_FSM_INVALID, "bad group name");
 	/* Check the group and region limits before changing anything: a
 	 * rejected command leaves the state as it was. */
 	for (size_t i = 0; i < cc->n_groups; i++)
-		if (find_group(st, cc->groups[i]) == NULL && !named_before(cc->groups, i))
+		if (baton_fsm_find_group(st, cc->groups[i]) == NULL && !named_before(cc->groups, i))
 			new_groups++;
 	if (st->n_groups + new_groups > BATON_FSM_MAX_GROUPS)
-		return reject(c, BATON_FSM_INVALID, "config needs %zu groups (max %d)", st->n_groups + new_groups,
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "config needs %zu groups (max %d)", st->n_groups + new_groups,
 			      BATON_FSM_MAX_GROUPS);
 	for (size_t i = 0; i < cc->n_groups; i++) {
-		struct baton_group_state *g = find_group(st, cc->groups[i]);
+		struct baton_group_state *g = baton_fsm_find_group(st, cc->groups[i]);
 		size_t n = g != NULL ? g->n_regions : 0;
 		for (size_t j = 0; j < cc->n_regions; j++)
-			if (find_region(g, cc->regions[j]->name) == NULL && !region_named_before(cc->regions, j))
+			if (baton_fsm_find_region(g, cc->regions[j]->name) == NULL && !region_named_before(cc->regions, j))
 				n++;
 		if (n > BATON_FSM_MAX_REGIONS)
-			return reject(c, BATON_FSM_INVALID, "group '%s' would have %zu regions (max %d)", cc->groups[i],
+			return baton_fsm_reject(c, BATON_FSM_INVALID, "group '%s' would have %zu regions (max %d)", cc->groups[i],
 				      n, BATON_FSM_MAX_REGIONS);
 	}
 
@@ -246,19 +230,19 @@ static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig 
 	 * the ones that already existed is kept. Nothing is ever removed here:
 	 * dropping a region that still holds the baton needs an operator. */
 	for (size_t i = 0; i < cc->n_groups; i++) {
-		struct baton_group_state *g = find_group(st, cc->groups[i]);
+		struct baton_group_state *g = baton_fsm_find_group(st, cc->groups[i]);
 		if (g == NULL || strcmp(g->name, cc->groups[i]) != 0) {
 			if (st->n_groups == BATON_FSM_MAX_GROUPS)
-				return reject(c, BATON_FSM_INVALID, "too many groups");
+				return baton_fsm_reject(c, BATON_FSM_INVALID, "too many groups");
 			g = &st->groups[st->n_groups++];
 			memset(g, 0, sizeof *g);
 			CPY(g->name, cc->groups[i]);
 		}
 		for (size_t j = 0; j < cc->n_regions; j++) {
-			struct baton_region_state *r = find_region(g, cc->regions[j]->name);
+			struct baton_region_state *r = baton_fsm_find_region(g, cc->regions[j]->name);
 			if (r == NULL) {
 				if (g->n_regions == BATON_FSM_MAX_REGIONS)
-					return reject(c, BATON_FSM_INVALID, "too many regions");
+					return baton_fsm_reject(c, BATON_FSM_INVALID, "too many regions");
 				r = &g->regions[g->n_regions++];
 				memset(r, 0, sizeof *r);
 				CPY(r->name, cc->regions[j]->name);
@@ -268,83 +252,83 @@ static int apply_cluster_config(struct apply_ctx *c, const Baton__ClusterConfig 
 	}
 	st->generation = cc->generation;
 	CPY(st->conf_hash, cc->hash);
-	event(c, "config", "ok", 0, NULL, "cluster section generation %llu (hash %.12s) adopted",
+	baton_fsm_event(c, "config", "ok", 0, NULL, "cluster section generation %llu (hash %.12s) adopted",
 	      (unsigned long long)cc->generation, cc->hash);
 	return BATON_FSM_OK;
 }
 
-static int need_group(struct apply_ctx *c, struct baton_group_state **ret)
+int baton_fsm_need_group(struct apply_ctx *c, struct baton_group_state **ret)
 {
-	*ret = find_group(c->f->st, c->cmd->group);
+	*ret = baton_fsm_find_group(c->f->st, c->cmd->group);
 	if (*ret == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "unknown group '%s'", c->cmd->group ? c->cmd->group : "");
+		return baton_fsm_reject(c, BATON_FSM_UNKNOWN, "unknown group '%s'", c->cmd->group ? c->cmd->group : "");
 	return BATON_FSM_OK;
 }
 
 static int apply_activate(struct apply_ctx *c, const Baton__Activate *a)
 {
 	struct baton_group_state *g;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	if (find_region(g, a->region) == NULL)
-		rv = reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", a->region);
+	if (baton_fsm_find_region(g, a->region) == NULL)
+		rv = baton_fsm_reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", a->region);
 	else if (a->expect_epoch != g->epoch)
-		rv = reject(c, BATON_FSM_STALE_EPOCH, "expected epoch %llu but the group is at epoch %llu",
+		rv = baton_fsm_reject(c, BATON_FSM_STALE_EPOCH, "expected epoch %llu but the group is at epoch %llu",
 			    (unsigned long long)a->expect_epoch, (unsigned long long)g->epoch);
 	else if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-		rv = reject(c, BATON_FSM_BUSY, "transition %s is running", g->tr.id);
+		rv = baton_fsm_reject(c, BATON_FSM_BUSY, "transition %s is running", g->tr.id);
 	if (rv != 0) {
-		event(c, "activate", "rejected", g->epoch, a->by, "activate %s: %s", a->region, c->res->message);
+		baton_fsm_event(c, "activate", "rejected", g->epoch, a->by, "activate %s: %s", a->region, c->res->message);
 		return rv;
 	}
 	CPY(g->previous, g->active);
 	CPY(g->active, a->region);
 	g->epoch++;
-	event(c, "activate", "ok", g->epoch, a->by, "region %s active at epoch %llu%s%s", a->region,
+	baton_fsm_event(c, "activate", "ok", g->epoch, a->by, "region %s active at epoch %llu%s%s", a->region,
 	      (unsigned long long)g->epoch, a->reason != NULL && a->reason[0] ? ": " : "",
 	      a->reason != NULL ? a->reason : "");
 	return BATON_FSM_OK;
 }
 
-static int apply_transition_begin(struct apply_ctx *c, const Baton__TransitionBegin *b)
+int baton_fsm_apply_transition_begin(struct apply_ctx *c, const Baton__TransitionBegin *b)
 {
 	struct baton_group_state *g;
 	struct baton_transition_state *t;
 	bool drill = b->drill || b->kind == BATON__TRANSITION_KIND__TRANSITION_DRILL;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	if (find_region(g, b->to) == NULL)
-		rv = reject(c, BATON_FSM_UNKNOWN, "unknown target region '%s'", b->to);
+	if (baton_fsm_find_region(g, b->to) == NULL)
+		rv = baton_fsm_reject(c, BATON_FSM_UNKNOWN, "unknown target region '%s'", b->to);
 	else if (!drill && g->active[0] == '\0')
-		rv = reject(c, BATON_FSM_INVALID, "no region is active yet; the first activation comes from the config");
+		rv = baton_fsm_reject(c, BATON_FSM_INVALID, "no region is active yet; the first activation comes from the config");
 	else if (strcmp(b->from, g->active) != 0)
-		rv = reject(c, BATON_FSM_STALE_EPOCH, "transition from '%s' but '%s' is active", b->from, g->active);
+		rv = baton_fsm_reject(c, BATON_FSM_STALE_EPOCH, "transition from '%s' but '%s' is active", b->from, g->active);
 	else if (!drill && strcmp(b->to, g->active) == 0)
-		rv = reject(c, BATON_FSM_INVALID, "region '%s' is already active", b->to);
+		rv = baton_fsm_reject(c, BATON_FSM_INVALID, "region '%s' is already active", b->to);
 	else if (b->expect_epoch != g->epoch)
-		rv = reject(c, BATON_FSM_STALE_EPOCH, "expected epoch %llu but the group is at epoch %llu",
+		rv = baton_fsm_reject(c, BATON_FSM_STALE_EPOCH, "expected epoch %llu but the group is at epoch %llu",
 			    (unsigned long long)b->expect_epoch, (unsigned long long)g->epoch);
 	else if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-		rv = reject(c, BATON_FSM_BUSY, "transition %s is still running", g->tr.id);
+		rv = baton_fsm_reject(c, BATON_FSM_BUSY, "transition %s is still running", g->tr.id);
 	else if (b->n_steps > BATON_FSM_MAX_STEPS)
-		rv = reject(c, BATON_FSM_INVALID, "plan has %zu steps (max %d)", b->n_steps, BATON_FSM_MAX_STEPS);
-	else if (!fits(b->reason, BATON_TEXT_MAX) || !fits(b->by, BATON_NAME_MAX))
-		rv = reject(c, BATON_FSM_INVALID, "reason or requester too long");
+		rv = baton_fsm_reject(c, BATON_FSM_INVALID, "plan has %zu steps (max %d)", b->n_steps, BATON_FSM_MAX_STEPS);
+	else if (!baton_fsm_fits(b->reason, BATON_TEXT_MAX) || !baton_fsm_fits(b->by, BATON_NAME_MAX))
+		rv = baton_fsm_reject(c, BATON_FSM_INVALID, "reason or requester too long");
 	for (size_t i = 0; rv == 0 && i < b->n_steps; i++) {
 		const Baton__StepSpec *s = b->steps[i];
-		if (!fits(s->name, BATON_NAME_MAX) || !fits(s->driver, 32) || !fits(s->region, BATON_NAME_MAX) ||
+		if (!baton_fsm_fits(s->name, BATON_NAME_MAX) || !baton_fsm_fits(s->driver, 32) || !baton_fsm_fits(s->region, BATON_NAME_MAX) ||
 		    s->n_after > BATON_FSM_MAX_AFTER)
-			rv = reject(c, BATON_FSM_INVALID, "step %zu exceeds a limit", i);
+			rv = baton_fsm_reject(c, BATON_FSM_INVALID, "step %zu exceeds a limit", i);
 		for (size_t j = 0; rv == 0 && j < s->n_after; j++)
-			if (!fits(s->after[j], BATON_NAME_MAX))
-				rv = reject(c, BATON_FSM_INVALID, "step %zu dependency name too long", i);
+			if (!baton_fsm_fits(s->after[j], BATON_NAME_MAX))
+				rv = baton_fsm_reject(c, BATON_FSM_INVALID, "step %zu dependency name too long", i);
 	}
 	if (rv != 0) {
-		event(c, "transition", "rejected", g->epoch, b->by, "%s %s -> %s: %s", kind_name(b->kind), b->from,
+		baton_fsm_event(c, "transition", "rejected", g->epoch, b->by, "%s %s -> %s: %s", kind_name(b->kind), b->from,
 		      b->to, c->res->message);
 		return rv;
 	}
@@ -392,13 +376,13 @@ static int apply_transition_begin(struct apply_ctx *c, const Baton__TransitionBe
 		}
 	}
 	t->epoch = g->epoch;
-	event(c, "transition", "ok", g->epoch, b->by, "%s%s %s -> %s started at epoch %llu (%u steps)%s%s",
+	baton_fsm_event(c, "transition", "ok", g->epoch, b->by, "%s%s %s -> %s started at epoch %llu (%u steps)%s%s",
 	      drill ? "drill " : "", kind_name(b->kind), b->from, b->to, (unsigned long long)g->epoch, t->n_steps,
 	      b->reason != NULL && b->reason[0] ? ": " : "", b->reason != NULL ? b->reason : "");
 	return BATON_FSM_OK;
 }
 
-static const char *step_state_name(int s)
+const char *baton_fsm_step_state_name(int s)
 {
 	switch (s) {
 	case BATON__STEP_STATE__STEP_PENDING:
@@ -417,12 +401,12 @@ static const char *step_state_name(int s)
 
 static int need_transition(struct apply_ctx *c, const char *id, struct baton_group_state **ret_g)
 {
-	int rv = need_group(c, ret_g);
+	int rv = baton_fsm_need_group(c, ret_g);
 
 	if (rv != 0)
 		return rv;
 	if (!(*ret_g)->has_transition || strcmp((*ret_g)->tr.id, id) != 0)
-		return reject(c, BATON_FSM_UNKNOWN, "transition '%s' is not the current one", id);
+		return baton_fsm_reject(c, BATON_FSM_UNKNOWN, "transition '%s' is not the current one", id);
 	return BATON_FSM_OK;
 }
 
@@ -434,19 +418,19 @@ static int apply_step_update(struct apply_ctx *c, const Baton__StepUpdate *u)
 
 	if (rv != 0)
 		return rv;
-	s = find_step(&g->tr, u->step);
+	s = baton_fsm_find_step(&g->tr, u->step);
 	if (s == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "transition %s has no step '%s'", u->transition_id, u->step);
+		return baton_fsm_reject(c, BATON_FSM_UNKNOWN, "transition %s has no step '%s'", u->transition_id, u->step);
 	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-		return reject(c, BATON_FSM_INVALID, "transition %s is not running", u->transition_id);
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "transition %s is not running", u->transition_id);
 	if (u->state < BATON__STEP_STATE__STEP_PENDING || u->state > BATON__STEP_STATE__STEP_SKIPPED)
-		return reject(c, BATON_FSM_INVALID, "bad step state %d", u->state);
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "bad step state %d", u->state);
 	/* DONE and SKIPPED are final: a step that completed is never started
 	 * again, whichever leader asks. FAILED may be retried. */
 	if (s->state == BATON__STEP_STATE__STEP_DONE || s->state == BATON__STEP_STATE__STEP_SKIPPED)
-		return reject(c, BATON_FSM_INVALID, "step '%s' is already %s", s->name, step_state_name(s->state));
-	if (!fits(u->error, BATON_TEXT_MAX))
-		return reject(c, BATON_FSM_INVALID, "step error too long");
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "step '%s' is already %s", s->name, baton_fsm_step_state_name(s->state));
+	if (!baton_fsm_fits(u->error, BATON_TEXT_MAX))
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "step error too long");
 	s->state = u->state;
 	if (u->has_attempts)
 		s->attempts = u->attempts;
@@ -460,8 +444,8 @@ static int apply_step_update(struct apply_ctx *c, const Baton__StepUpdate *u)
 		s->duration_ms = u->duration_ms;
 	}
 	if (u->state != BATON__STEP_STATE__STEP_RUNNING)
-		event(c, "step", step_state_name(u->state), g->epoch, NULL, "step %s %s after %u attempt(s) in %llu ms%s%s",
-		      s->name, step_state_name(u->state), s->attempts, (unsigned long long)s->duration_ms,
+		baton_fsm_event(c, "step", baton_fsm_step_state_name(u->state), g->epoch, NULL, "step %s %s after %u attempt(s) in %llu ms%s%s",
+		      s->name, baton_fsm_step_state_name(u->state), s->attempts, (unsigned long long)s->duration_ms,
 		      s->error[0] ? ": " : "", s->error);
 	return BATON_FSM_OK;
 }
@@ -478,11 +462,11 @@ static int apply_transition_end(struct apply_ctx *c, const Baton__TransitionEnd 
 	 * like a done step, and a running one has nothing to resume. */
 	if (e->state == BATON__TRANSITION_STATE__TRANSITION_RUNNING &&
 	    g->tr.state != BATON__TRANSITION_STATE__TRANSITION_FAILED)
-		return reject(c, BATON_FSM_INVALID, "transition %s has not failed; only a failed one can be resumed",
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "transition %s has not failed; only a failed one can be resumed",
 			      e->transition_id);
 	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING &&
 	    e->state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-		return reject(c, BATON_FSM_INVALID, "transition %s already ended", e->transition_id);
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "transition %s already ended", e->transition_id);
 	switch (e->state) {
 	case BATON__TRANSITION_STATE__TRANSITION_DONE:
 		name = "done";
@@ -497,29 +481,29 @@ static int apply_transition_end(struct apply_ctx *c, const Baton__TransitionEnd 
 		name = "resumed"; /* an operator retries a failed transition */
 		break;
 	default:
-		return reject(c, BATON_FSM_INVALID, "bad end state %d", e->state);
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "bad end state %d", e->state);
 	}
 	g->tr.state = e->state;
 	g->tr.ended_at_ms = e->state == BATON__TRANSITION_STATE__TRANSITION_RUNNING ? 0 : c->cmd->proposed_at_ms;
-	event(c, "transition", name, g->epoch, NULL, "%s%s %s -> %s %s%s%s", g->tr.drill ? "drill " : "",
+	baton_fsm_event(c, "transition", name, g->epoch, NULL, "%s%s %s -> %s %s%s%s", g->tr.drill ? "drill " : "",
 	      kind_name(g->tr.kind), g->tr.from, g->tr.to, name, e->reason != NULL && e->reason[0] ? ": " : "",
 	      e->reason != NULL ? e->reason : "");
 	return BATON_FSM_OK;
 }
 
-static int apply_freeze(struct apply_ctx *c, const Baton__Freeze *fr)
+int baton_fsm_apply_freeze(struct apply_ctx *c, const Baton__Freeze *fr)
 {
 	struct baton_group_state *g;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	if (!fits(fr->reason, BATON_TEXT_MAX) || !fits(fr->by, BATON_NAME_MAX))
-		return reject(c, BATON_FSM_INVALID, "reason or requester too long");
+	if (!baton_fsm_fits(fr->reason, BATON_TEXT_MAX) || !baton_fsm_fits(fr->by, BATON_NAME_MAX))
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "reason or requester too long");
 	g->frozen = fr->frozen;
 	CPY(g->frozen_by, fr->frozen ? fr->by : "");
 	CPY(g->frozen_reason, fr->frozen ? fr->reason : "");
-	event(c, "freeze", "ok", g->epoch, fr->by, "%s%s%s", fr->frozen ? "frozen: no automatic decisions" : "unfrozen",
+	baton_fsm_event(c, "freeze", "ok", g->epoch, fr->by, "%s%s%s", fr->frozen ? "frozen: no automatic decisions" : "unfrozen",
 	      fr->reason != NULL && fr->reason[0] ? ": " : "", fr->reason != NULL ? fr->reason : "");
 	return BATON_FSM_OK;
 }
@@ -529,14 +513,14 @@ static int apply_reachability(struct apply_ctx *c, const Baton__Reachability *r)
 	struct baton_fsm_state *st = c->f->st;
 
 	if (r->n_members > BATON_FSM_MAX_MEMBERS)
-		return reject(c, BATON_FSM_INVALID, "too many members");
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "too many members");
 	for (size_t i = 0; i < r->n_members; i++) {
 		bool before = true;
 		for (unsigned j = 0; j < st->n_reach; j++)
 			if (st->reach[j].id == r->members[i]->id)
 				before = st->reach[j].reachable;
 		if (before != r->members[i]->reachable)
-			event(c, "member", r->members[i]->reachable ? "reachable" : "unreachable", 0, NULL,
+			baton_fsm_event(c, "member", r->members[i]->reachable ? "reachable" : "unreachable", 0, NULL,
 			      "leader %s member %u", r->members[i]->reachable ? "hears from" : "no longer hears from",
 			      r->members[i]->id);
 	}
@@ -553,19 +537,19 @@ static int apply_observation(struct apply_ctx *c, const Baton__Observation *o)
 	struct baton_group_state *g;
 	struct baton_region_state *r;
 	struct baton_observation_state *ob = NULL;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	r = find_region(g, o->region);
+	r = baton_fsm_find_region(g, o->region);
 	if (r == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", o->region);
+		return baton_fsm_reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", o->region);
 	for (unsigned i = 0; i < r->n_obs; i++)
 		if (r->obs[i].observer == o->observer)
 			ob = &r->obs[i];
 	if (ob == NULL) {
 		if (r->n_obs == BATON_FSM_MAX_OBSERVERS)
-			return reject(c, BATON_FSM_INVALID, "too many observers");
+			return baton_fsm_reject(c, BATON_FSM_INVALID, "too many observers");
 		ob = &r->obs[r->n_obs++];
 		memset(ob, 0, sizeof *ob);
 		ob->observer = o->observer;
@@ -573,7 +557,7 @@ static int apply_observation(struct apply_ctx *c, const Baton__Observation *o)
 	}
 	if (ob->down != o->down) {
 		ob->since_index = c->index;
-		event(c, "observation", o->down ? "down" : "up", g->epoch, NULL, "observer %u sees region %s %s%s%s",
+		baton_fsm_event(c, "observation", o->down ? "down" : "up", g->epoch, NULL, "observer %u sees region %s %s%s%s",
 		      o->observer, o->region, o->down ? "down" : "up", o->detail != NULL && o->detail[0] ? ": " : "",
 		      o->detail != NULL ? o->detail : "");
 	}
@@ -586,16 +570,16 @@ static int apply_region_health(struct apply_ctx *c, const Baton__RegionHealth *h
 {
 	struct baton_group_state *g;
 	struct baton_region_state *r;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	r = find_region(g, h->region);
+	r = baton_fsm_find_region(g, h->region);
 	if (r == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", h->region);
+		return baton_fsm_reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", h->region);
 	if (!r->has_health || r->critical != h->critical || r->reporters_ok != h->reporters_ok) {
 		r->health_index = c->index;
-		event(c, "health", h->critical ? "critical" : "ok", g->epoch, NULL, "region %s reports %s%s%s",
+		baton_fsm_event(c, "health", h->critical ? "critical" : "ok", g->epoch, NULL, "region %s reports %s%s%s",
 		      h->region, h->critical ? "a critical failure" : h->reporters_ok ? "healthy" : "no reporters",
 		      h->detail != NULL && h->detail[0] ? ": " : "", h->detail != NULL ? h->detail : "");
 	}
@@ -611,361 +595,17 @@ static int apply_region_health(struct apply_ctx *c, const Baton__RegionHealth *h
 static int apply_decision(struct apply_ctx *c, const Baton__Decision *d)
 {
 	struct baton_group_state *g;
-	int rv = need_group(c, &g);
+	int rv = baton_fsm_need_group(c, &g);
 
 	if (rv != 0)
 		return rv;
-	event(c, "decision", d->outcome, g->epoch, "auto", "%s%s%s%s", d->text != NULL ? d->text : "",
+	baton_fsm_event(c, "decision", d->outcome, g->epoch, "auto", "%s%s%s%s", d->text != NULL ? d->text : "",
 	      d->rule != NULL && d->rule[0] ? " (rule: " : "", d->rule != NULL ? d->rule : "",
 	      d->rule != NULL && d->rule[0] ? ")" : "");
 	return BATON_FSM_OK;
 }
 
 /* ------------------------------------------------------ operator commands */
-
-bool baton_fsm_nonce_seen(const struct baton_fsm *f, const uint8_t *nonce, size_t len)
-{
-	for (unsigned i = 0; i < f->st->n_nonces; i++)
-		if (f->st->nonces[i].len == len && memcmp(f->st->nonces[i].nonce, nonce, len) == 0)
-			return true;
-	return false;
-}
-
-const struct baton_pending *baton_fsm_pending(const struct baton_fsm *f, const char *id)
-{
-	for (unsigned i = 0; id != NULL && i < f->st->n_pending; i++)
-		if (strcmp(f->st->pending[i].id, id) == 0)
-			return &f->st->pending[i];
-	return NULL;
-}
-
-static void nonce_add(struct baton_fsm_state *st, const uint8_t *nonce, size_t len, uint64_t expires)
-{
-	unsigned slot = st->n_nonces;
-
-	if (slot == BATON_FSM_MAX_NONCES) {
-		/* Full: reuse the entry that expires first (deterministic). */
-		slot = 0;
-		for (unsigned i = 1; i < st->n_nonces; i++)
-			if (st->nonces[i].expires_at_ms < st->nonces[slot].expires_at_ms)
-				slot = i;
-	} else {
-		st->n_nonces++;
-	}
-	memcpy(st->nonces[slot].nonce, nonce, len);
-	st->nonces[slot].len = len;
-	st->nonces[slot].expires_at_ms = expires;
-}
-
-static int op_transition(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by,
-			 const Baton__OperatorCommand *oc)
-{
-	struct baton_group_state *g;
-	Baton__TransitionBegin tb = BATON__TRANSITION_BEGIN__INIT;
-	const char *to = baton_op_arg(b, "to"), *reason = baton_op_arg(b, "reason");
-	char why[BATON_TEXT_MAX];
-	int rv = need_group(c, &g);
-
-	if (rv != 0)
-		return rv;
-	char to_buf[BATON_NAME_MAX], from_buf[BATON_NAME_MAX];
-	/* Copies: apply_transition_begin overwrites g->previous and g->active
-	 * before it reads from/to. */
-	if (op == BATON_OP_FAILBACK && (to == NULL || to[0] == '\0'))
-		to = g->previous;
-	baton_strlcpy(to_buf, to != NULL ? to : "", sizeof to_buf);
-	baton_strlcpy(from_buf, g->active, sizeof from_buf);
-	to = to_buf;
-	if (to == NULL || to[0] == '\0')
-		return reject(c, BATON_FSM_INVALID, "%s needs a target region%s", baton_op_name(op),
-			      op == BATON_OP_FAILBACK ? " (there was no earlier active region)" : " (--to)");
-	snprintf(why, sizeof why, "%s by %s%s%s", baton_op_name(op), by, reason ? ": " : "", reason ? reason : "");
-	tb.kind = op == BATON_OP_SWITCHOVER ? BATON__TRANSITION_KIND__TRANSITION_SWITCHOVER
-		  : op == BATON_OP_FAILBACK ? BATON__TRANSITION_KIND__TRANSITION_FAILBACK
-		  : op == BATON_OP_DRILL    ? BATON__TRANSITION_KIND__TRANSITION_DRILL
-					    : BATON__TRANSITION_KIND__TRANSITION_FAILOVER;
-	tb.from = from_buf;
-	tb.to = (char *)to;
-	tb.expect_epoch = b->has_expect_epoch ? b->expect_epoch : g->epoch;
-	tb.reason = why;
-	tb.by = (char *)by;
-	tb.has_drill = true;
-	tb.drill = op == BATON_OP_DRILL;
-	tb.n_steps = oc->n_steps;
-	tb.steps = oc->steps;
-	return apply_transition_begin(c, &tb);
-}
-
-static int op_step(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by)
-{
-	struct baton_group_state *g;
-	struct baton_step_state *s;
-	const char *name = baton_op_arg(b, "step"), *tid = baton_op_arg(b, "transition");
-	int rv = need_group(c, &g);
-
-	if (rv != 0)
-		return rv;
-	if (!g->has_transition || (tid != NULL && tid[0] && strcmp(tid, g->tr.id) != 0))
-		return reject(c, BATON_FSM_UNKNOWN, "no such transition%s%s", tid ? " " : "", tid ? tid : "");
-	if (g->tr.state != BATON__TRANSITION_STATE__TRANSITION_FAILED &&
-	    g->tr.state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-		return reject(c, BATON_FSM_INVALID, "transition %s is not failed or running", g->tr.id);
-	s = name != NULL ? find_step(&g->tr, name) : NULL;
-	if (s == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "transition %s has no step '%s'", g->tr.id, name ? name : "");
-	if (op == BATON_OP_RETRY_STEP && s->state != BATON__STEP_STATE__STEP_FAILED)
-		return reject(c, BATON_FSM_INVALID, "step %s is %s, not failed", s->name, step_state_name(s->state));
-	if (op == BATON_OP_SKIP_STEP && s->state != BATON__STEP_STATE__STEP_FAILED &&
-	    s->state != BATON__STEP_STATE__STEP_PENDING)
-		return reject(c, BATON_FSM_INVALID, "step %s is %s; only failed or pending steps can be skipped", s->name,
-			      step_state_name(s->state));
-	s->state = op == BATON_OP_RETRY_STEP ? BATON__STEP_STATE__STEP_PENDING : BATON__STEP_STATE__STEP_SKIPPED;
-	s->error[0] = '\0';
-	if (g->tr.state == BATON__TRANSITION_STATE__TRANSITION_FAILED) {
-		g->tr.state = BATON__TRANSITION_STATE__TRANSITION_RUNNING;
-		g->tr.ended_at_ms = 0;
-	}
-	event(c, "step", op == BATON_OP_RETRY_STEP ? "retry" : "skipped", g->epoch, by, "step %s %s by %s; transition %s runs again",
-	      s->name, op == BATON_OP_RETRY_STEP ? "retried" : "skipped", by, g->tr.id);
-	return BATON_FSM_OK;
-}
-
-static int op_reverse(struct apply_ctx *c, const Baton__CommandBody *b, const char *by)
-{
-	struct baton_group_state *g;
-	struct baton_region_state *r;
-	const char *region = baton_op_arg(b, "region");
-	int rv = need_group(c, &g);
-
-	if (rv != 0)
-		return rv;
-	if (region == NULL || region[0] == '\0')
-		region = g->previous;
-	r = find_region(g, region);
-	if (r == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "reverse: unknown region '%s'", region ? region : "");
-	if (strcmp(region, g->active) == 0)
-		return reject(c, BATON_FSM_INVALID, "reverse: %s holds the baton; only a region that lost it can rejoin", region);
-	if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING && !g->tr.drill)
-		return reject(c, BATON_FSM_BUSY, "reverse: transition %s is still running", g->tr.id);
-	if (r->rejoin_phase == BATON__REJOIN_PHASE__REJOIN_RUNNING && r->rejoin_epoch == g->epoch)
-		return reject(c, BATON_FSM_BUSY, "reverse: %s is already rejoining", region);
-	r->rejoin_phase = BATON__REJOIN_PHASE__REJOIN_REQUESTED;
-	r->rejoin_epoch = g->epoch;
-	r->rejoin_at_ms = c->cmd->proposed_at_ms;
-	r->rejoin_detail[0] = '\0';
-	CPY(r->rejoin_by, by);
-	event(c, "rejoin", "requested", g->epoch, by, "%s asked to rejoin as a replica of %s (its coordinator runs its rejoin steps)",
-	      region, g->active);
-	return BATON_FSM_OK;
-}
-
-static int apply_rejoin_result(struct apply_ctx *c, const Baton__RejoinResult *rr)
-{
-	struct baton_group_state *g;
-	struct baton_region_state *r;
-	int rv = need_group(c, &g);
-
-	if (rv != 0)
-		return rv;
-	r = find_region(g, rr->region);
-	if (r == NULL)
-		return reject(c, BATON_FSM_UNKNOWN, "unknown region '%s'", rr->region);
-	if (r->rejoin_phase == BATON__REJOIN_PHASE__REJOIN_NONE || rr->epoch != r->rejoin_epoch || rr->epoch != g->epoch)
-		return reject(c, BATON_FSM_STALE_EPOCH, "no rejoin of %s requested at epoch %llu", rr->region,
-			      (unsigned long long)rr->epoch);
-	if (rr->phase != BATON__REJOIN_PHASE__REJOIN_RUNNING && rr->phase != BATON__REJOIN_PHASE__REJOIN_DONE &&
-	    rr->phase != BATON__REJOIN_PHASE__REJOIN_FAILED)
-		return reject(c, BATON_FSM_INVALID, "bad rejoin phase %d", rr->phase);
-	r->rejoin_phase = rr->phase;
-	CPY(r->rejoin_detail, rr->detail);
-	if (rr->phase != BATON__REJOIN_PHASE__REJOIN_RUNNING)
-		event(c, "rejoin", rr->phase == BATON__REJOIN_PHASE__REJOIN_DONE ? "done" : "failed", g->epoch, NULL,
-		      "%s %s as a replica of %s%s%s", rr->region,
-		      rr->phase == BATON__REJOIN_PHASE__REJOIN_DONE ? "rejoined" : "could not rejoin", g->active,
-		      rr->detail && rr->detail[0] ? ": " : "", rr->detail ? rr->detail : "");
-	return BATON_FSM_OK;
-}
-
-static int op_execute(struct apply_ctx *c, int op, const Baton__CommandBody *b, const char *by,
-		      const Baton__OperatorCommand *oc)
-{
-	switch (op) {
-	case BATON_OP_FREEZE:
-	case BATON_OP_UNFREEZE: {
-		Baton__Freeze fr = BATON__FREEZE__INIT;
-		fr.frozen = op == BATON_OP_FREEZE;
-		fr.by = (char *)by;
-		fr.reason = (char *)baton_op_arg(b, "reason");
-		return apply_freeze(c, &fr);
-	}
-	case BATON_OP_SWITCHOVER:
-	case BATON_OP_FAILOVER:
-	case BATON_OP_FAILBACK:
-	case BATON_OP_DRILL:
-		return op_transition(c, op, b, by, oc);
-	case BATON_OP_RETRY_STEP:
-	case BATON_OP_SKIP_STEP:
-		return op_step(c, op, b, by);
-	case BATON_OP_REVERSE:
-		return op_reverse(c, b, by);
-	case BATON_OP_RECOVER:
-		return reject(c, BATON_FSM_INVALID, "recover is not sent to the cluster: with the survivors stopped, run "
-						    "'batond --recover FILE1 FILE2' on each of them (docs/runbook.md)");
-	}
-	return reject(c, BATON_FSM_INVALID, "operation %s cannot be executed here", baton_op_name(op));
-}
-
-static int apply_operator(struct apply_ctx *c, const Baton__OperatorCommand *oc)
-{
-	struct baton_fsm_state *st = c->f->st;
-	const struct baton_opkey *key = NULL;
-	Baton__CommandBody *b = NULL;
-	const char *claimed = oc->envelope != NULL && oc->envelope->key_id ? oc->envelope->key_id : "?";
-	char err[BATON_TEXT_MAX], by[96], id[17];
-	uint64_t now = c->cmd->proposed_at_ms;
-	int v, op, rv;
-
-	/* Forget expired approvals first (by the proposer's clock: deterministic). */
-	unsigned kept = 0;
-	for (unsigned i = 0; i < st->n_pending; i++)
-		if (st->pending[i].expires_at_ms >= now)
-			st->pending[kept++] = st->pending[i];
-	st->n_pending = kept;
-	if (c->f->opkeys == NULL || oc->envelope == NULL) {
-		reject(c, BATON_FSM_DENIED, "no operator keys are configured (cluster.operators)");
-		event(c, "command", "rejected", 0, claimed, "%s", c->res->message);
-		return BATON_FSM_DENIED;
-	}
-	v = baton_opcmd_verify(c->f->opkeys, oc->envelope, now, &key, &b, err, sizeof err);
-	if (v != BATON_OPCMD_OK) {
-		reject(c, BATON_FSM_DENIED, "%s: %s", baton_opcmd_verdict_name(v), err);
-		event(c, "command", "rejected", 0, claimed, "%s", c->res->message);
-		return BATON_FSM_DENIED;
-	}
-	snprintf(by, sizeof by, "%s (%s)", key->name, key->key_id);
-	op = baton_op_parse(b->op);
-	baton_hex(id, b->nonce.data, 8);
-	if (baton_fsm_nonce_seen(c->f, b->nonce.data, b->nonce.len)) {
-		reject(c, BATON_FSM_REPLAY, "replayed command: nonce %s was used before", id);
-		event(c, "command", "rejected", 0, by, "%s %s", b->op, c->res->message);
-		rv = BATON_FSM_REPLAY;
-		goto out;
-	}
-	nonce_add(st, b->nonce.data, b->nonce.len, b->expires_at_ms);
-	if (op == BATON_OP_APPROVE) {
-		const char *pid = b->approves != NULL && b->approves[0] ? b->approves : baton_op_arg(b, "id");
-		struct baton_pending *p = (struct baton_pending *)baton_fsm_pending(c->f, pid);
-		Baton__CommandBody *pb;
-		const struct baton_opkey *proposer;
-		char both[200];
-		if (p == NULL) {
-			rv = reject(c, BATON_FSM_UNKNOWN, "no pending command %s (expired, executed, or never proposed)", pid ? pid : "");
-		} else if (strcmp(p->key_id, key->key_id) == 0) {
-			rv = reject(c, BATON_FSM_DENIED, "the key that proposed %s cannot approve it: a second operator must", p->id);
-		} else if ((pb = baton__command_body__unpack(NULL, p->body_len, p->body)) == NULL) {
-			rv = reject(c, BATON_FSM_INVALID, "pending command %s is unreadable", p->id);
-		} else {
-			int pop = baton_op_parse(pb->op);
-			proposer = baton_opkeys_find(c->f->opkeys, p->key_id);
-			if (pop < 0 || !(key->ops & (1u << pop))) {
-				rv = reject(c, BATON_FSM_DENIED, "key %s (%s) may not approve '%s'", key->key_id, key->name, pb->op);
-			} else {
-				snprintf(both, sizeof both, "%s+%s", proposer != NULL ? proposer->name : p->signer, key->name);
-				/* Remove first: the pending entry may move during execution. */
-				char pid_copy[17];
-				baton_strlcpy(pid_copy, p->id, sizeof pid_copy);
-				*p = st->pending[--st->n_pending];
-				rv = op_execute(c, pop, pb, both, oc);
-				event(c, "command", rv == 0 ? "ok" : "rejected", 0, both, "%s %s approved by %s: %s", pb->op, pid_copy,
-				      key->name, rv == 0 ? "executed" : c->res->message);
-			}
-			baton__command_body__free_unpacked(pb, NULL);
-			goto out;
-		}
-		event(c, "command", "rejected", 0, by, "approve: %s", c->res->message);
-		goto out;
-	}
-	if (baton_op_dangerous(b)) {
-		struct baton_pending *p;
-		if (oc->envelope->body.len > BATON_FSM_PENDING_BODY || st->n_pending == BATON_FSM_MAX_PENDING) {
-			rv = reject(c, BATON_FSM_INVALID, "cannot hold this command for approval (too large or too many pending)");
-			event(c, "command", "rejected", 0, by, "%s: %s", b->op, c->res->message);
-			goto out;
-		}
-		p = &st->pending[st->n_pending++];
-		memset(p, 0, sizeof *p);
-		baton_strlcpy(p->id, id, sizeof p->id);
-		memcpy(p->body, oc->envelope->body.data, oc->envelope->body.len);
-		p->body_len = oc->envelope->body.len;
-		baton_strlcpy(p->key_id, key->key_id, sizeof p->key_id);
-		baton_strlcpy(p->signer, key->name, sizeof p->signer);
-		p->expires_at_ms = b->expires_at_ms;
-		rv = reject(c, BATON_FSM_PENDING, "%s needs a second operator: batonctl approve %s (before it expires)", b->op, id);
-		event(c, "command", "pending", 0, by, "%s %s proposed; waiting for a second operator's approval", b->op, id);
-		goto out;
-	}
-	rv = op_execute(c, op, b, by, oc);
-	{
-		const struct baton_group_state *eg = find_group(st, c->cmd->group);
-		event(c, "command", rv == 0 ? "ok" : "rejected", eg != NULL ? eg->epoch : 0, by, "%s %s", b->op,
-		      rv == 0 ? "accepted" : c->res->message);
-	}
-out:
-	baton__command_body__free_unpacked(b, NULL);
-	return rv;
-}
-
-/* A forced reconfiguration was done offline on the survivors (raft_recover);
- * this records it. Two operators' envelopes are checked as of the moment the
- * survivors checked them (@recovered_at_ms: they have usually expired by the
- * time a leader commits this). Their nonces are burnt for good, so the same
- * pair can never be used again, and every group's epoch moves up by one: any
- * action still in flight from before the loss carries a lower fencing token
- * than anything done afterwards. A running transition moves with its group
- * (its next steps use the new token); steps already done stay done. */
-static int apply_recovery(struct apply_ctx *c, const Baton__Recovery *r)
-{
-	struct baton_fsm_state *st = c->f->st;
-	uint8_t nonces[2][32];
-	size_t nonce_lens[2];
-	char voters[BATON_TEXT_MAX], by[160], err[BATON_TEXT_MAX], id[17];
-	int v;
-
-	if (c->f->opkeys == NULL)
-		return reject(c, BATON_FSM_DENIED, "no operator keys are configured (cluster.operators)");
-	if (c->cmd->has_proposed_at_ms && r->recovered_at_ms > c->cmd->proposed_at_ms)
-		return reject(c, BATON_FSM_INVALID, "recovery checked at %llu, after it was proposed (%llu)",
-			      (unsigned long long)r->recovered_at_ms, (unsigned long long)c->cmd->proposed_at_ms);
-	v = baton_recovery_verify(c->f->opkeys, r->envelopes, r->n_envelopes, r->recovered_at_ms, voters, sizeof voters,
-				  by, sizeof by, nonces, nonce_lens, err, sizeof err);
-	if (v != BATON_OPCMD_OK) {
-		reject(c, BATON_FSM_DENIED, "recovery refused: %s", err);
-		event(c, "recover", "rejected", 0, NULL, "%s", c->res->message);
-		return BATON_FSM_DENIED;
-	}
-	baton_hex(id, nonces[0], 8);
-	if (baton_fsm_nonce_seen(c->f, nonces[0], nonce_lens[0]) || baton_fsm_nonce_seen(c->f, nonces[1], nonce_lens[1])) {
-		reject(c, BATON_FSM_REPLAY, "recovery %s was recorded before (its commands' nonces are used)", id);
-		return BATON_FSM_REPLAY;
-	}
-	for (unsigned i = 0; i < 2; i++)
-		nonce_add(st, nonces[i], nonce_lens[i], UINT64_MAX); /* never pruned */
-	for (unsigned gi = 0; gi < st->n_groups; gi++) {
-		struct baton_group_state *g = &st->groups[gi];
-		g->epoch++;
-		if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING)
-			g->tr.epoch = g->epoch;
-		c->res->epoch = g->epoch;
-		event(c, "recover", "ok", g->epoch, by,
-		      "forced reconfiguration %s (member %s): voters now %s; group %s at epoch %llu%s", id,
-		      r->member != NULL && r->member[0] ? r->member : "?", voters, g->name, (unsigned long long)g->epoch,
-		      g->active[0] ? "" : " (no active region yet)");
-	}
-	if (st->n_groups == 0)
-		event(c, "recover", "ok", 0, by, "forced reconfiguration %s: voters now %s", id, voters);
-	return BATON_FSM_OK;
-}
 
 static int dispatch(struct apply_ctx *c)
 {
@@ -977,13 +617,13 @@ static int dispatch(struct apply_ctx *c)
 	case BATON__COMMAND__BODY_ACTIVATE:
 		return apply_activate(c, cmd->activate);
 	case BATON__COMMAND__BODY_TRANSITION_BEGIN:
-		return apply_transition_begin(c, cmd->transition_begin);
+		return baton_fsm_apply_transition_begin(c, cmd->transition_begin);
 	case BATON__COMMAND__BODY_STEP_UPDATE:
 		return apply_step_update(c, cmd->step_update);
 	case BATON__COMMAND__BODY_TRANSITION_END:
 		return apply_transition_end(c, cmd->transition_end);
 	case BATON__COMMAND__BODY_FREEZE:
-		return apply_freeze(c, cmd->freeze);
+		return baton_fsm_apply_freeze(c, cmd->freeze);
 	case BATON__COMMAND__BODY_NOOP:
 		return BATON_FSM_OK;
 	case BATON__COMMAND__BODY_REACHABILITY:
@@ -995,23 +635,23 @@ static int dispatch(struct apply_ctx *c)
 	case BATON__COMMAND__BODY_DECISION:
 		return apply_decision(c, cmd->decision);
 	case BATON__COMMAND__BODY_OPERATOR:
-		return apply_operator(c, cmd->operator_);
+		return baton_fsm_apply_operator(c, cmd->operator_);
 	case BATON__COMMAND__BODY_REJOIN_RESULT:
-		return apply_rejoin_result(c, cmd->rejoin_result);
+		return baton_fsm_apply_rejoin_result(c, cmd->rejoin_result);
 	case BATON__COMMAND__BODY_RECOVERY:
-		return apply_recovery(c, cmd->recovery);
+		return baton_fsm_apply_recovery(c, cmd->recovery);
 	case BATON__COMMAND__BODY_AUDIT: {
 		const Baton__Audit *a = cmd->audit;
 		if (a->has_nonce && a->nonce.len >= 16 && a->nonce.len <= 32 &&
 		    !baton_fsm_nonce_seen(c->f, a->nonce.data, a->nonce.len))
-			nonce_add(c->f->st, a->nonce.data, a->nonce.len, a->nonce_expires_at_ms);
-		event(c, "command", a->outcome, 0, a->key_id, "%s refused: %s%s%s%s", a->op ? a->op : "command",
+			baton_fsm_nonce_add(c->f->st, a->nonce.data, a->nonce.len, a->nonce_expires_at_ms);
+		baton_fsm_event(c, "command", a->outcome, 0, a->key_id, "%s refused: %s%s%s%s", a->op ? a->op : "command",
 		      a->reason ? a->reason : "", a->remote && a->remote[0] ? " (from " : "",
 		      a->remote && a->remote[0] ? a->remote : "", a->remote && a->remote[0] ? ")" : "");
 		return BATON_FSM_OK;
 	}
 	default:
-		return reject(c, BATON_FSM_INVALID, "command %s has no body", cmd->cmd_id);
+		return baton_fsm_reject(c, BATON_FSM_INVALID, "command %s has no body", cmd->cmd_id);
 	}
 }
 
@@ -1309,8 +949,8 @@ int baton_fsm_apply(struct baton_fsm *f, uint64_t index, const void *buf, size_t
 	if (c->cmd == NULL) {
 		/* A committed entry we cannot read is the same bytes on every node,
 		 * so skipping it is deterministic. Record it loudly. */
-		reject(c, BATON_FSM_INVALID, "entry at index %llu: %s", (unsigned long long)index, err);
-		event(c, "entry", "rejected", 0, NULL, "%s", f->last.message);
+		baton_fsm_reject(c, BATON_FSM_INVALID, "entry at index %llu: %s", (unsigned long long)index, err);
+		baton_fsm_event(c, "entry", "rejected", 0, NULL, "%s", f->last.message);
 	} else {
 		const char *gname = c->cmd->group;
 		CPY(f->last.cmd_id, c->cmd->cmd_id);
@@ -1324,7 +964,7 @@ int baton_fsm_apply(struct baton_fsm *f, uint64_t index, const void *buf, size_t
 			return rv;
 		}
 		dispatch(c);
-		const struct baton_group_state *g = find_group(f->st, gname);
+		const struct baton_group_state *g = baton_fsm_find_group(f->st, gname);
 		f->last.epoch = g != NULL ? g->epoch : 0;
 		f->last.index = index;
 	}
