@@ -390,6 +390,9 @@ void baton_plan_handle(struct baton_node *n, struct baton_http_exchange *ex, con
 							       specs[i].driver, "after", after, "idempotent",
 							       specs[i].idempotent));
 		}
+	if (g->active[0] == '\0')
+		json_array_append_new(blocked, json_pack("{s:s,s:s}", "rule", "not_activated", "text",
+							 "the group has no active region yet (its initial activation is not committed)"));
 	if (g->frozen)
 		json_array_append_new(blocked, json_pack("{s:s,s:s}", "rule", "frozen", "text", "the group is frozen (automatic decisions only; operators may still act)"));
 	if (g->has_transition && g->tr.state == BATON__TRANSITION_STATE__TRANSITION_RUNNING)
