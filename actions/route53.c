@@ -350,30 +350,39 @@ static void r53_posted_cb(struct baton_action_op *op, const struct baton_http_re
 		    status[0] ? status : "?");
 }
 
-static void r53_post(struct r53_attempt *a)
+/* One signed Route 53 call: @body (text/xml) or none; the session token if any. */
+static void r53_call(struct r53_attempt *a, const char *method, const char *url, const char *body,
+		     const char *phase, action_http_fn fn)
 {
 	struct baton_http_call_opts o = {0};
-	int n = 0, rv;
+	int n = 0;
 
-	rv = r53_build(a);
+	if (body != NULL)
+		a->headers[n++] = "Content-Type: text/xml";
+	if (a->token_hdr[0] != '\0')
+		a->headers[n++] = a->token_hdr;
+	a->headers[n] = NULL;
+	o.method = method;
+	o.url = url;
+	o.headers = a->headers;
+	o.body = body;
+	o.body_len = body != NULL ? strlen(body) : 0;
+	o.aws_sigv4 = a->sigv4;
+	o.userpwd = a->userpwd;
+	a->op.phase = phase;
+	action_http(&a->op, &o, fn);
+}
+
+static void r53_post(struct r53_attempt *a)
+{
+	int rv = r53_build(a);
+
 	if (rv != 0) {
 		action_fail(&a->op, rv, false, "%s: cannot build the change batch: %s", a->op.target,
 			    strerror(-rv));
 		return;
 	}
-	a->headers[n++] = "Content-Type: text/xml";
-	if (a->token_hdr[0] != '\0')
-		a->headers[n++] = a->token_hdr;
-	a->headers[n] = NULL;
-	o.method = "POST";
-	o.url = a->url;
-	o.headers = a->headers;
-	o.body = a->body;
-	o.body_len = strlen(a->body);
-	o.aws_sigv4 = a->sigv4;
-	o.userpwd = a->userpwd;
-	a->op.phase = "waiting for ChangeResourceRecordSets";
-	action_http(&a->op, &o, r53_posted_cb);
+	r53_call(a, "POST", a->url, a->body, "waiting for ChangeResourceRecordSets", r53_posted_cb);
 }
 
 /* @src (XML text) into @dst with the five predefined entities decoded. */
@@ -480,19 +489,7 @@ static void r53_listed_cb(struct baton_action_op *op, const struct baton_http_re
 
 static void r53_list(struct r53_attempt *a)
 {
-	struct baton_http_call_opts o = {0};
-	int n = 0;
-
-	if (a->token_hdr[0] != '\0')
-		a->headers[n++] = a->token_hdr;
-	a->headers[n] = NULL;
-	o.method = "GET";
-	o.url = a->list_url;
-	o.headers = a->headers;
-	o.aws_sigv4 = a->sigv4;
-	o.userpwd = a->userpwd;
-	a->op.phase = "reading the epoch record (ListResourceRecordSets)";
-	action_http(&a->op, &o, r53_listed_cb);
+	r53_call(a, "GET", a->list_url, NULL, "reading the epoch record (ListResourceRecordSets)", r53_listed_cb);
 }
 
 /* The [default] profile of an AWS shared credentials file. */
