@@ -314,6 +314,9 @@ class WanBaton:
                 return g if t and t["state"] in ("done", "failed") else None
             g = B.wait_for(done, 30, "the transition to finish")
             info.update({s["name"]: s["duration_ms"] for s in g["transition"]["steps"]})
+            info["attempts"] = {s["name"]: s["attempts"] for s in g["transition"]["steps"]}
+            # the plan's steps run on the Raft leader: under the WAN, promote is local only if it is us-east's
+            info["executor"] = {"a": "eu-west", "b": "us-east", "c": "ap-south", "w": "witness"}.get(self.leader())
             info["to"] = g["transition"]["to"]
             info["detect_ms"] = int(g["transition"]["started_at_ms"] - t0_wall * 1000)
         except Exception as e:  # noqa: BLE001
