@@ -3,11 +3,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t baton_mono_ns(void)
 {
@@ -89,4 +92,36 @@ int baton_parse_ipv4_port(const char *s, char *ret_host, size_t hostlen, int *re
 	memcpy(ret_host, host, strlen(host) + 1);
 	*ret_port = (int)port;
 	return 0;
+}
+
+int baton_write_file_atomic(const char *dir, const char *name, const void *buf, size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd, dfd, rv = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp ||
+	    snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+		snprintf(err, errlen, "path '%s/%s' is too long", dir, name);
+		return -ENAMETOOLONG;
+	}
+	errno = 0;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0) {
+		/* a short write with errno unset is a full disk */
+		rv = errno != 0 ? -errno : -ENOSPC;
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(-rv));
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rv == 0 && rename(tmp, path) != 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+	}
+	if (rv != 0)
+		(void)unlink(tmp);
+	if (rv == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return rv;
 }

@@ -30,4 +30,10 @@ void baton_hex(char *out, const uint8_t *in, size_t len);
  * Returns 0 and fills @ret_host (>= 16 bytes) / @ret_port, or -EINVAL. */
 int baton_parse_ipv4_port(const char *s, char *ret_host, size_t hostlen, int *ret_port);
 
+/* Write @len bytes to @dir/@name so that a crash leaves the old file or the
+ * new one, never a mix: a temporary file, fsync'd, renamed, then the
+ * directory fsync'd. Call it only off the loop or before the loop runs.
+ * Returns 0, or -errno with @err naming the file and the reason. */
+int baton_write_file_atomic(const char *dir, const char *name, const void *buf, size_t len, char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,7 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,50 @@ struct peer_call {
 	void *data;
 };
 
+#define PEER_SEQ_FILE "peer-seq"
+#define PEER_SEQ_BOOT_GAP (1ull << 32)
+
+/*
+ * Where this boot's request sequence numbers start. The leader refuses a
+ * request whose seq is not above the last it took from the sender (replay
+ * protection), so seq must rise across restarts even when the wall clock
+ * does not: a node that once ran with its clock stepped ahead (found by
+ * jepsen/ with faketime +8 s) would otherwise be locked out, its lease
+ * renewals refused, until real time caught up. So the base is the larger of
+ * the wall clock in µs and the last boot's base plus 2^32 (no boot sends
+ * 2^32 requests), and it is written to the data dir before the first
+ * request. Within a boot seq is a counter, untouched by clock steps. A node
+ * with a new data dir starts from the wall clock again. Failing to read or
+ * write the file costs availability only, never safety, so it is a warning.
+ */
+static uint64_t peer_seq_base(const char *data_dir)
+{
+	char path[BATON_PATH_LEN + 32], buf[32], err[256];
+	uint64_t base = baton_wall_ms() * 1000, last = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", data_dir, PEER_SEQ_FILE);
+	f = fopen(path, "re");
+	if (f != NULL) {
+		char *end = NULL;
+		if (fgets(buf, sizeof buf, f) == NULL ||
+		    (errno = 0, last = strtoull(buf, &end, 10), errno != 0 || end == buf || (*end != '\n' && *end != '\0')))
+			log_warn("peer", "ignoring an unreadable sequence file: requests start from the wall clock",
+				 "path=%s", path);
+		else if (last + PEER_SEQ_BOOT_GAP > base)
+			base = last + PEER_SEQ_BOOT_GAP;
+		fclose(f);
+	}
+	snprintf(buf, sizeof buf, "%" PRIu64 "\n", base);
+	if (baton_write_file_atomic(data_dir, PEER_SEQ_FILE, buf, strlen(buf), err, sizeof err) != 0)
+		log_warn("peer", "cannot record the request sequence base; after a restart with the clock set back the leader may refuse this node's requests for a while",
+			 "error=\"%s\"", err);
+	return base;
+}
+
 int baton_peer_init(struct baton_node *n, const char *key_file, char *errbuf, size_t errlen)
 {
-	n->peer_seq = 0;
+	n->peer_seq = peer_seq_base(n->cfg.node.data_dir);
 	n->have_peer_key = false;
 	if (key_file == NULL || key_file[0] == '\0') {
 		log_warn("peer", "node.peer_key_file is not set: coordinator requests are unauthenticated", NULL);
@@ -101,13 +143,11 @@ int baton_peer_send(struct baton_node *n, Baton__PeerRequest *req, baton_peer_cb
 	char url[64];
 	void *body = NULL, *wire = NULL;
 	size_t blen, wlen;
-	uint64_t now_us = baton_wall_ms() * 1000;
 	struct peer_call *c;
 	int rv;
 
 	req->from = n->cfg.node.id;
-	n->peer_seq = now_us > n->peer_seq ? now_us : n->peer_seq + 1;
-	req->seq = n->peer_seq;
+	req->seq = ++n->peer_seq;
 	req->sent_at_ms = baton_wall_ms();
 	if (baton_member_is_ready_leader(&n->member)) {
 		struct baton_peer_reply *r = calloc(1, sizeof *r);

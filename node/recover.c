@@ -77,32 +77,6 @@ static int read_small_file(const char *path, uint8_t **ret, size_t *ret_len, cha
 	return 0;
 }
 
-/* Write @buf to @dir/@name through a temporary file, fsync'd, then renamed. */
-static int write_marker(const char *dir, const char *name, const uint8_t *buf, size_t len, char *err, size_t errlen)
-{
-	char tmp[BATON_PATH_LEN + 64], path[BATON_PATH_LEN + 64];
-	int fd, dfd, rv = 0;
-
-	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0) {
-		rv = -errno;
-		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-	}
-	if (fd >= 0)
-		close(fd);
-	if (rv == 0 && rename(tmp, path) != 0) {
-		rv = -errno;
-		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-	}
-	if (rv == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return rv;
-}
-
 /* "eu-west-1,witness" or "1,4" -> member ids (names or ids, as members are
  * listed in the cluster section). */
 static int resolve_voters(const struct baton_config *cfg, const char *list, uint32_t *ids, unsigned *n_ids, char *err,
@@ -248,7 +222,7 @@ int baton_node_recover_offline(struct baton_node *n, char *const files[], unsign
 		goto out;
 	}
 	baton__recovery__pack(&rec, packed);
-	rv = write_marker(n->cfg.node.data_dir, RECOVER_MARKER, packed, len, err, errlen);
+	rv = baton_write_file_atomic(n->cfg.node.data_dir, RECOVER_MARKER, packed, len, err, errlen);
 	if (rv != 0)
 		goto out;
 	printf("recovered: member %s (id %u) now belongs to a raft configuration of %u voter(s): %s\n"
