@@ -233,6 +233,39 @@ unsigned baton_conf_line(const struct baton_conf *x, const char *path, unsigned 
 	return 0; /* UNTESTED: a typo in a schema's path */
 }
 
+unsigned baton_conf_doc_line(const struct baton_conf *x, const char *dpath)
+{
+	const struct baton_yaml_node *n = x->doc != NULL ? x->doc->root : NULL;
+	unsigned line = n != NULL ? n->line : 0;
+	const char *s = dpath;
+
+	while (n != NULL && *s != '\0') {
+		if (*s == '.') {
+			s++;
+		} else if (*s == '[') {
+			char *end;
+			unsigned long i = strtoul(s + 1, &end, 10);
+			if (*end != ']' || n->kind != BATON_YAML_LIST || i >= n->n)
+				break;
+			n = n->items[i];
+			line = n->line;
+			s = end + 1;
+		} else {
+			size_t len = strcspn(s, ".[");
+			const struct baton_yaml_pair *p = NULL;
+			for (size_t k = 0; n->kind == BATON_YAML_MAP && k < n->n; k++)
+				if (n->pairs[k].key_len == len && memcmp(n->pairs[k].key, s, len) == 0)
+					p = &n->pairs[k];
+			if (p == NULL)
+				break;
+			line = p->line;
+			n = p->value;
+			s += len;
+		}
+	}
+	return line;
+}
+
 const char *baton_conf_got(char *out, size_t outlen, const struct baton_yaml_node *n)
 {
 	char q[96];

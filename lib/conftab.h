@@ -125,6 +125,12 @@ int baton_conf_fail(struct baton_conf *x, unsigned line, const char *path, const
  * @idx (0 outside lists): of the key, or of the map that lacks it. */
 unsigned baton_conf_line(const struct baton_conf *x, const char *path, unsigned idx);
 
+/* The line of the node at document path @dpath ("cluster.regions[1].unfence[0].after",
+ * the form messages use), or of the deepest part of it the file has; 0 when the
+ * file has no document. Unlike baton_conf_line() it tells entries of nested
+ * lists apart. */
+unsigned baton_conf_doc_line(const struct baton_conf *x, const char *dpath);
+
 /* "a map", "a list", or the quoted scalar "'12a'" (written into @out). */
 const char *baton_conf_got(char *out, size_t outlen, const struct baton_yaml_node *n);
 

@@ -39,9 +39,19 @@ const char *baton_kv_get(const struct baton_kv_list *l, const char *key)
 	return NULL;
 }
 
+/* The line of @key in the step at document path @step ("cluster.regions[1].unfence[0]"):
+ * exact for nested lists too, where the key table keeps one line per index. */
+static unsigned step_line(const struct baton_conf *x, const char *step, const char *key)
+{
+	char p[CFG_PATH_LEN + 32];
+
+	snprintf(p, sizeof p, "%s.%s", step, key);
+	return baton_conf_doc_line(x, p);
+}
+
 /* Check every {...} reference in a step's parameters. */
 static int cfg_check_templates(struct baton_conf *x, const struct baton_cluster_config *c,
-			       const struct baton_step_config *st, const char *path, unsigned idx, bool self_fence)
+			       const struct baton_step_config *st, const char *path, bool self_fence)
 {
 	static const char *const plain[] = {"from", "to", "epoch", "group", "step", "drill"};
 
@@ -66,19 +76,19 @@ static int cfg_check_templates(struct baton_conf *x, const struct baton_cluster_
 								    (scope == 2 && strncmp(ref, "to", 2) == 0))) ||
 						   (self_fence && scope == 4 && strncmp(ref, "self", 4) == 0);
 				if (!known_scope)
-					return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].params", idx), path,
+					return baton_conf_fail(x, step_line(x, path, "params"), path,
 							"parameter '%s': {%s} is not available here (%s)", st->params.items[i].key,
 							ref, self_fence ? "self_fence and unfence steps use {self.VAR}" : "plans use {from.VAR} and {to.VAR}");
 				/* Every region must define the var: any region can be from or to. */
 				for (unsigned r = 0; r < c->n_regions; r++)
 					if (baton_kv_get(&c->regions[r].vars, dot + 1) == NULL)
-						return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].params", idx), path,
+						return baton_conf_fail(x, step_line(x, path, "params"), path,
 								"parameter '%s' uses {%s} but region '%s' has no vars.%s",
 								st->params.items[i].key, ref, c->regions[r].name, dot + 1);
 				ok = true;
 			}
 			if (!ok)
-				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].params", idx), path,
+				return baton_conf_fail(x, step_line(x, path, "params"), path,
 						"parameter '%s': unknown reference {%s}", st->params.items[i].key, ref);
 		}
 	}
@@ -101,10 +111,10 @@ static int cfg_check_steps(struct baton_conf *x, const struct baton_cluster_conf
 		snprintf(path, sizeof path, "%s[%u]", list, i);
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(steps[j].name, st->name) == 0)
-				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].name", i), path,
+				return baton_conf_fail(x, step_line(x, path, "name"), path,
 						"step name '%s' is used twice", st->name);
 		if (drv == NULL)
-			return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].driver", i), path,
+			return baton_conf_fail(x, step_line(x, path, "driver"), path,
 					"unknown driver '%s' (known: %s)", st->driver, baton_action_driver_names());
 		memset(&ap, 0, sizeof ap);
 		for (unsigned k = 0; k < st->params.n && k < BATON_ACTION_MAX_PARAMS; k++) {
@@ -113,12 +123,12 @@ static int cfg_check_steps(struct baton_conf *x, const struct baton_cluster_conf
 			ap.n++;
 		}
 		if (drv->validate != NULL && (rv = drv->validate(&ap, err, sizeof err)) != 0)
-			return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].params", i), path, "%s: %s", st->driver, err);
+			return baton_conf_fail(x, step_line(x, path, "params"), path, "%s: %s", st->driver, err);
 		if (st->attempt_timeout_ms > st->timeout_ms)
-			return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].attempt_timeout_ms", i), path,
+			return baton_conf_fail(x, step_line(x, path, "attempt_timeout_ms"), path,
 					"attempt_timeout_ms (%" PRIu64 ") exceeds timeout_ms (%" PRIu64 ")",
 					st->attempt_timeout_ms, st->timeout_ms);
-		rv = cfg_check_templates(x, c, st, path, i, self_fence);
+		rv = cfg_check_templates(x, c, st, path, self_fence);
 		if (rv != 0)
 			return rv;
 		/* after: */
@@ -130,10 +140,10 @@ static int cfg_check_steps(struct baton_conf *x, const struct baton_cluster_conf
 				if (strcmp(steps[j].name, tok) == 0)
 					break;
 			if (j == n)
-				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].after", i), path,
+				return baton_conf_fail(x, step_line(x, path, "after"), path,
 						"after: '%s' is not a step of this list", tok);
 			if (j == i)
-				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].after", i), path, "a step cannot wait for itself");
+				return baton_conf_fail(x, step_line(x, path, "after"), path, "a step cannot wait for itself");
 			deps[i] |= 1u << j;
 		}
 	}
@@ -146,14 +156,14 @@ static int cfg_check_steps(struct baton_conf *x, const struct baton_cluster_conf
 	for (unsigned i = 0; i < n; i++)
 		if (!(done & (1u << i))) {
 			snprintf(path, sizeof path, "%s[%u]", list, i);
-			return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].after", i), path,
+			return baton_conf_fail(x, step_line(x, path, "after"), path,
 					"step '%s' is part of a dependency cycle", steps[i].name);
 		}
 	if (self_fence && n > 0)
 		for (unsigned i = 0; i < n; i++)
 			if (steps[i].after[0] != '\0') {
 				snprintf(path, sizeof path, "%s[%u]", list, i);
-				return baton_conf_fail(x, baton_conf_line(x, "cluster.plan[].after", i), path,
+				return baton_conf_fail(x, step_line(x, path, "after"), path,
 						"self_fence and unfence steps run in order; after: is not used there");
 			}
 	return 0;
@@ -178,7 +188,7 @@ int baton_config_check_plans(struct baton_conf *x, const struct baton_cluster_co
 			if (c->regions[r].unfence[i].timeout_ms > c->lease.ttl_ms / 2) {
 				char path[CFG_PATH_LEN];
 				snprintf(path, sizeof path, "cluster.regions[%u].unfence[%u]", r, i);
-				rv = baton_conf_fail(x, baton_conf_line(x, "cluster.regions[].unfence[].timeout_ms", i), path,
+				rv = baton_conf_fail(x, step_line(x, path, "timeout_ms"), path,
 						     "timeout_ms %llu is more than half of cluster.lease.ttl_ms (%llu): an "
 						     "unfence step must finish inside the lease it starts in",
 						     (unsigned long long)c->regions[r].unfence[i].timeout_ms,

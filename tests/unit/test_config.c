@@ -1068,6 +1068,33 @@ static void unfence_steps_must_fit_in_half_the_lease(void **state)
 	free(c);
 }
 
+/* A step error in a nested list names the line of that step's key, not the
+ * line of the same step number in another region's list. */
+static void step_errors_in_nested_lists_name_their_own_line(void **state)
+{
+	struct baton_config *c = malloc(sizeof *c);
+	char err[512] = "", *a, *b;
+
+	(void)state;
+	assert_non_null(c);
+	a = edit(BASE, "      priority: 100\n",
+		 "      priority: 100\n"                      /* 28 */
+		 "      self_fence:\n"                        /* 29 */
+		 "        - name: a\n"                        /* 30 */
+		 "          driver: exec\n"                   /* 31 */
+		 "          params: {command: /bin/true}\n"); /* 32 */
+	b = edit(a, "      priority: 50\n",
+		 "      priority: 50\n"                       /* 34 */
+		 "      self_fence:\n"                        /* 35 */
+		 "        - name: b\n"                        /* 36 */
+		 "          driver: nosuch\n");               /* 37 */
+	assert_int_equal(load(b, c, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "test.yaml:37: cluster.regions[1].self_fence[0]: unknown driver 'nosuch'"));
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void key_table_is_consistent(void **state)
 {
 	size_t n;
@@ -1369,6 +1396,7 @@ int main(void)
 		cmocka_unit_test(environment_variables_are_substituted),
 		cmocka_unit_test(environment_variable_errors_name_line_and_key),
 		cmocka_unit_test(unfence_steps_must_fit_in_half_the_lease),
+		cmocka_unit_test(step_errors_in_nested_lists_name_their_own_line),
 		cmocka_unit_test(key_table_is_consistent),
 		cmocka_unit_test(doc_mentions_every_key),
 		cmocka_unit_test(doc_reference_matches_the_table),
