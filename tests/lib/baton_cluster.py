@@ -299,6 +299,12 @@ class Cluster:
         return wait_for(lambda: (lambda l: l if l is not None and l not in exclude else None)(self.leader()),
                         timeout, "a ready leader")
 
+    def wait_region_leader(self, timeout=15, exclude=()):
+        """A ready leader that is a region member: the witness may win an
+        election but hands leadership on to an up-to-date region member."""
+        return wait_for(lambda: (lambda l: l if l is not None and l not in exclude and not l.witness else None)(
+            self.leader()), timeout, "a ready leader that is a region member")
+
     def group(self, status, name="default"):
         for g in status.get("groups", []):
             if g["name"] == name:
