@@ -90,10 +90,27 @@ static bool check_config_agreement(struct baton_node *n)
 	return false;
 }
 
+static void exec_kick_cb(uv_timer_t *t)
+{
+	struct baton_node *n = t->data;
+
+	if (!n->stopping && n->config_done)
+		baton_exec_tick(n);
+}
+
 static void on_apply(void *data, const struct baton_fsm_result *res, const Baton__Command *cmd)
 {
 	struct baton_node *n = data;
 
+	/* A transition that began or a step that ended lets the next steps start:
+	 * run the executor on the next loop turn instead of up to a tick later
+	 * (the 200 ms tick cost a failover up to 0.2 s per step). One pass per
+	 * loop turn however many entries were applied; not from inside apply. */
+	if (n->exec_kick_inited && !n->stopping &&
+	    (cmd->body_case == BATON__COMMAND__BODY_TRANSITION_BEGIN ||
+	     cmd->body_case == BATON__COMMAND__BODY_STEP_UPDATE ||
+	     cmd->body_case == BATON__COMMAND__BODY_OPERATOR))
+		uv_timer_start(&n->exec_kick, exec_kick_cb, 0, 0);
 	if (cmd->body_case == BATON__COMMAND__BODY_CLUSTER_CONFIG && res->code == BATON_FSM_OK)
 		(void)check_config_agreement(n);
 	if (cmd->body_case == BATON__COMMAND__BODY_ACTIVATE && res->code == BATON_FSM_OK)
@@ -442,6 +459,10 @@ static void node_stop(struct baton_node *n, int exit_code)
 		baton_http_client_close(&n->http_client, http_client_closed);
 	}
 	n->pending_closes += 5;
+	if (n->exec_kick_inited) {
+		n->pending_closes++;
+		uv_close((uv_handle_t *)&n->exec_kick, handle_closed);
+	}
 	uv_close((uv_handle_t *)&n->lag_timer, handle_closed);
 	uv_close((uv_handle_t *)&n->stop_timer, handle_closed);
 	uv_close((uv_handle_t *)&n->tick, handle_closed);
@@ -685,6 +706,9 @@ static int start(struct baton_node *n, uv_loop_t *loop, char *err, size_t errlen
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
 	uv_timer_init(loop, &n->tick);
 	n->tick.data = n;
+	uv_timer_init(loop, &n->exec_kick);
+	n->exec_kick.data = n;
+	n->exec_kick_inited = true;
 	uv_timer_init(loop, &n->stop_timer);
 	n->stop_timer.data = n;
 	uv_timer_init(loop, &n->lag_timer);

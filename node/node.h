@@ -57,6 +57,8 @@ struct baton_node {
 	uint64_t peer_last_seq[256];  /* by sender id */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t tick;
+	uv_timer_t exec_kick;       /* an executor pass right after a step or transition commits */
+	bool exec_kick_inited;
 	uv_timer_t stop_timer;      /* deferred stop from inside raft callbacks */
 	int lock_fd;
 	uint64_t started_ms;
