@@ -210,6 +210,23 @@ static void holder_duties(struct baton_node *n, unsigned g, uint64_t now)
 	}
 }
 
+void baton_coord_holder_kick(struct baton_node *n)
+{
+	uint64_t now = uv_now(n->loop);
+
+	if (n->stopping || n->stop_requested)
+		return;
+	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++)
+		holder_duties(n, g, now);
+}
+
+bool baton_coord_holder_has_lease(struct baton_node *n, const char *group, uint64_t epoch)
+{
+	int g = baton_coord_group_index(n, group);
+
+	return g >= 0 && n->groups[g].last_grant_ms != 0 && n->groups[g].last_grant_epoch == epoch;
+}
+
 bool baton_coord_may_act(struct baton_node *n, unsigned g, const char **why)
 {
 	struct baton_coord_group *cg = &n->groups[g];
@@ -520,14 +537,16 @@ static void grant_barrier_cb(void *data, int status)
 		/* Granted at barrier completion: later than the request was sent,
 		 * so the wait counted from here covers the holder's lease. */
 		c->n->groups[c->g].last_grant_ms = uv_now(c->n->loop);
+		c->n->groups[c->g].last_grant_epoch = c->epoch;
 		reply_lease(c->reply, true, NULL, c->epoch, c->active);
+		baton_node_kick_exec(c->n); /* a plan may be waiting for this grant */
 	} else {
 		reply_lease(c->reply, false, "leader could not confirm leadership", c->epoch, c->active);
 	}
 	free(c);
 }
 
-static int group_index(struct baton_node *n, const char *name)
+int baton_coord_group_index(struct baton_node *n, const char *name)
 {
 	for (unsigned i = 0; i < n->cfg.cluster.n_groups; i++)
 		if (name == NULL || name[0] == '\0' || strcmp(n->cfg.cluster.groups[i].name, name) == 0)
@@ -537,7 +556,7 @@ static int group_index(struct baton_node *n, const char *name)
 
 static void handle_lease(struct baton_node *n, const Baton__PeerRequest *req, struct baton_peer_reply *reply)
 {
-	int g = group_index(n, req->group);
+	int g = baton_coord_group_index(n, req->group);
 	const struct baton_group_state *gs = g >= 0 ? group_state(n, (unsigned)g) : NULL;
 	const Baton__LeaseRenew *lr = req->lease;
 	struct grant_ctx *c;
@@ -643,7 +662,7 @@ void baton_coord_handle_peer(struct baton_node *n, const Baton__PeerRequest *req
 		handle_commit(n, req, reply);
 		break;
 	case BATON__PEER_REQUEST__BODY_REJOIN: {
-		int g = group_index(n, req->group);
+		int g = baton_coord_group_index(n, req->group);
 		struct commit_ctx *c = calloc(1, sizeof *c);
 		Baton__Command cmd;
 		char id[BATON_ID_LEN];

@@ -15,6 +15,9 @@ struct baton_node;
 struct baton_coord_group {
 	/* leader bookkeeping (monotonic ms on this node) */
 	uint64_t last_grant_ms;       /* last lease renewal granted to the active region */
+	uint64_t last_grant_epoch;    /* ... and the epoch it was granted at (0: none this term) */
+	/* the executor's wait for the region taking over to hold its lease (exec.c) */
+	uint64_t holder_wait_epoch, holder_wait_since_ms;
 	uint64_t down_since_ms;       /* active region objectively down since, 0 = up */
 	bool revoked;                 /* renewals refused: the active region is objectively down */
 	char revoked_region[BATON_NAME_LEN];
@@ -52,5 +55,14 @@ void baton_coord_observed(void *data, const char *region, bool down, const char 
 /* When the lease wait for group @g ends, on this (leader) node's clock. */
 uint64_t baton_coord_lease_clear_at(struct baton_node *n, unsigned g);
 uint64_t baton_coord_lease_bound_ms(const struct baton_node *n);
+/* Leader: whether the active region of group @group renewed its lease at
+ * @epoch with this leader (so its coordinator knows it holds the baton and
+ * fences itself if it is cut off). */
+bool baton_coord_holder_has_lease(struct baton_node *n, const char *group, uint64_t epoch);
+/* Group @group's index in this node's config, or -1. */
+int baton_coord_group_index(struct baton_node *n, const char *group);
+/* The holder's duties for every group, outside the tick (right after the
+ * active region changed, so its first renewal goes out at once). */
+void baton_coord_holder_kick(struct baton_node *n);
 
 #endif

@@ -480,6 +480,50 @@ static void fail_interrupted(struct baton_node *n, const struct baton_group_stat
 	end_transition(n, g->name, g->tr.id, BATON__TRANSITION_STATE__TRANSITION_FAILED, err);
 }
 
+/*
+ * Nothing runs for a transition until the region taking over holds its lease
+ * for the transition's epoch, granted by this leader. A region made to act
+ * (its database promoted, DNS pointed at it) must have a coordinator that
+ * knows it holds the baton: that coordinator fences itself when it is cut
+ * off, and the next failover's lease wait counts from its last grant. Found
+ * by jepsen/ (long campaign, seed 1207): a switchover promoted a region whose
+ * coordinator was lagging and never learnt it was active; a one-way partition
+ * of that region then led to a failover with nothing to wait for, and both
+ * regions took writes. The region's coordinator asks as soon as it applies
+ * the transition's start; if no grant comes within twice the lease ttl (it
+ * is cut off, lagging or down) the transition fails and says why.
+ */
+static bool holder_ready(struct baton_node *n, const struct baton_group_state *g,
+			 const struct baton_transition_state *t)
+{
+	int gi = baton_coord_group_index(n, g->name);
+	uint64_t now = uv_now(n->loop), limit = 2 * n->cfg.cluster.lease.ttl_ms;
+	struct baton_coord_group *cg;
+
+	if (baton_coord_holder_has_lease(n, g->name, t->epoch))
+		return true;
+	if (gi < 0)
+		return false;
+	cg = &n->groups[gi];
+	if (cg->holder_wait_epoch != t->epoch) {
+		cg->holder_wait_epoch = t->epoch;
+		cg->holder_wait_since_ms = now;
+		log_info("exec", "waiting for the region taking over to hold its lease", "group=%s to=%s epoch=%" PRIu64,
+			 g->name, t->to, t->epoch);
+	} else if (now - cg->holder_wait_since_ms >= limit) {
+		char why[BATON_TEXT_MAX];
+		snprintf(why, sizeof why,
+			 "%s's coordinator did not renew its lease for epoch %" PRIu64 " with the leader within %" PRIu64
+			 " ms (cut off, lagging or down); a region acts only while its coordinator holds the lease, so "
+			 "no further step ran: switch over or fail over again once it is back, or to another region",
+			 t->to, t->epoch, limit);
+		log_error("exec", "transition stopped", "group=%s id=%s reason=\"%s\"", g->name, t->id, why);
+		end_transition(n, g->name, t->id, BATON__TRANSITION_STATE__TRANSITION_FAILED, why);
+		cg->holder_wait_epoch = 0;
+	}
+	return false;
+}
+
 void baton_exec_tick(struct baton_node *n)
 {
 	if (!baton_member_is_ready_leader(&n->member)) {
@@ -492,6 +536,8 @@ void baton_exec_tick(struct baton_node *n)
 		bool finished = true, failed = false, inflight = false;
 
 		if (!g->has_transition || t->state != BATON__TRANSITION_STATE__TRANSITION_RUNNING)
+			continue;
+		if (!t->drill && !holder_ready(n, g, t))
 			continue;
 		for (unsigned i = 0; i < t->n_steps; i++) {
 			const struct baton_step_state *st = &t->steps[i];

@@ -94,23 +94,35 @@ static void exec_kick_cb(uv_timer_t *t)
 {
 	struct baton_node *n = t->data;
 
-	if (!n->stopping && n->config_done)
+	if (n->stopping)
+		return;
+	baton_coord_holder_kick(n);
+	if (n->config_done)
 		baton_exec_tick(n);
+}
+
+void baton_node_kick_exec(struct baton_node *n)
+{
+	if (n->exec_kick_inited && !n->stopping)
+		uv_timer_start(&n->exec_kick, exec_kick_cb, 0, 0);
 }
 
 static void on_apply(void *data, const struct baton_fsm_result *res, const Baton__Command *cmd)
 {
 	struct baton_node *n = data;
 
-	/* A transition that began or a step that ended lets the next steps start:
-	 * run the executor on the next loop turn instead of up to a tick later
-	 * (the 200 ms tick cost a failover up to 0.2 s per step). One pass per
-	 * loop turn however many entries were applied; not from inside apply. */
-	if (n->exec_kick_inited && !n->stopping &&
-	    (cmd->body_case == BATON__COMMAND__BODY_TRANSITION_BEGIN ||
-	     cmd->body_case == BATON__COMMAND__BODY_STEP_UPDATE ||
-	     cmd->body_case == BATON__COMMAND__BODY_OPERATOR))
-		uv_timer_start(&n->exec_kick, exec_kick_cb, 0, 0);
+	/* A transition that began or a step that ended lets the next steps start,
+	 * and the region taking over must ask for its lease at once: run the
+	 * holder's duties and the executor on the next loop turn instead of up
+	 * to a tick later (the 200 ms tick cost a failover up to 0.2 s per step).
+	 * One pass per loop turn however many entries were applied; not from
+	 * inside apply. */
+	if (cmd->body_case == BATON__COMMAND__BODY_TRANSITION_BEGIN ||
+	    cmd->body_case == BATON__COMMAND__BODY_TRANSITION_END ||
+	    cmd->body_case == BATON__COMMAND__BODY_ACTIVATE ||
+	    cmd->body_case == BATON__COMMAND__BODY_STEP_UPDATE ||
+	    cmd->body_case == BATON__COMMAND__BODY_OPERATOR)
+		baton_node_kick_exec(n);
 	if (cmd->body_case == BATON__COMMAND__BODY_CLUSTER_CONFIG && res->code == BATON_FSM_OK)
 		(void)check_config_agreement(n);
 	if (cmd->body_case == BATON__COMMAND__BODY_ACTIVATE && res->code == BATON_FSM_OK)
@@ -315,6 +327,8 @@ static void leader_ready(void *data, uint64_t term)
 	n->leader_since_ms = uv_now(n->loop);
 	for (unsigned g = 0; g < BATON_MAX_GROUPS; g++) {
 		n->groups[g].last_grant_ms = 0;
+		n->groups[g].last_grant_epoch = 0;
+		n->groups[g].holder_wait_epoch = 0;
 		n->groups[g].down_since_ms = 0;
 		n->groups[g].revoked = false;
 		n->groups[g].proposing = false;

@@ -9,10 +9,13 @@ test controls) and an automatic failover as the trigger.
 - kill -9 of the leader mid-step: the next leader resumes the idempotent
   step, never re-runs a completed one, and fails a non-idempotent one that
   was interrupted (an operator decides)
+- a region whose coordinator cannot take the lease (stopped) is not made
+  active: no step runs and the transition fails with the reason
 - throughout, the loop never stalls (batond's own loop-lag gauge)
 """
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -163,9 +166,38 @@ class ExecutorTest(unittest.TestCase):
         self.assertEqual(self.times("end", "stuck"), [])
         self.assert_loop_never_stalled()
 
+    def lead_elsewhere_than(self, region):
+        """Make sure region's coordinator does not lead (SIGTERM hands over)."""
+        node = self.c.node(region)
+        if self.c.wait_leader(timeout=20) is node:
+            node.stop()
+            self.c.wait_leader(timeout=20, exclude=(node,))
+            node.start()
+        wait_for(lambda: (lambda l: l is not None and l is not node)(self.c.leader()), 20,
+                 "a leader other than %s" % region)
+        wait_for(lambda: self.c.node("eu-west").get("/v1/active")[0] == 200, 15, "eu-west to hold its lease")
+
+    def test_a_region_whose_coordinator_cannot_take_the_lease_is_not_made_active(self):
+        # Found by jepsen/: a plan promoted a region whose coordinator never
+        # learnt it held the baton, so nothing fenced it when it was cut off.
+        self.start([step("promote")])
+        self.lead_elsewhere_than("us-east")
+        self.c.node("us-east").signal(signal.SIGSTOP)
+        self.fail_over()
+        tr = self.transition(timeout=40)
+        self.assertEqual(tr["state"], "failed", tr)
+        self.assertEqual(tr["to"], "us-east")
+        code, hist = self.c.leader().get("/v1/history?limit=10000")
+        ended = [e["text"] for e in hist["events"] if e["kind"] == "transition" and "failed" in e["text"]]
+        self.assertTrue(any("us-east's coordinator did not renew its lease" in t for t in ended), ended)
+        self.assertEqual(self.times("start", "promote"), [], "no step runs for a region without its lease")
+
     def test_after_the_leader_dies_mid_step_the_next_leader_resumes(self):
         self.start([step("once", idempotent=False), step("slow", after="once", idempotent=True),
                     step("last", after="slow")])
+        # The region taking over must keep its coordinator: a plan only
+        # proceeds while that coordinator holds the lease.
+        self.lead_elsewhere_than("us-east")
         self.ctl_file("slow.sleep", "2")
         self.fail_over()
         wait_for(lambda: self.times("start", "slow"), 20, "the slow step to start")
@@ -179,6 +211,7 @@ class ExecutorTest(unittest.TestCase):
 
     def test_an_interrupted_non_idempotent_step_is_failed_for_an_operator(self):
         self.start([step("risky", idempotent=False)])
+        self.lead_elsewhere_than("us-east")
         self.ctl_file("risky.sleep", "3")
         self.fail_over()
         wait_for(lambda: self.times("start", "risky"), 20, "the risky step to start")
