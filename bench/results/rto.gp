@@ -3,9 +3,9 @@ set output '/work/main/bench/results/rto.svg'
 set title 'Failover RTO: freeze of the primary -> first accepted write (each point a trial)'
 set ylabel 'seconds'
 set yrange [0:*]
-set xrange [0.5:3.5]
+set xrange [0.5:8.5]
 set grid ytics
-set xtics ("baton W=5s" 1, "patroni W=5s" 2, "sentinel W=5s" 3)
+set xtics ("baton\nW=5s" 1, "patroni\nW=5s" 2, "sentinel\nW=5s" 3, "baton\nW=10s" 4, "patroni\nW=10s" 5, "sentinel\nW=10s" 6, "patroni\ndefaults" 7, "sentinel\ndefaults" 8)
 set key off
 set style fill transparent solid 0.3
 set boxwidth 0.5
