@@ -276,13 +276,16 @@ static bool pg_sqlstate_retryable(const char *state)
 {
 	/* connection exception, transaction rollback, insufficient resources,
 	 * operator intervention (e.g. 57P03 cannot connect now, 57P01 our
-	 * session ended by a concurrent fence's sweep), and 23505: two fences of
-	 * one server at once (the leader's and the region's own self-fence)
-	 * race on CREATE TABLE IF NOT EXISTS of the epoch table, which
-	 * PostgreSQL reports as a unique violation in pg_type. */
+	 * session ended by a concurrent fence's sweep), and the first-use race:
+	 * two fences of one server at once (the leader's and the region's own
+	 * self-fence) both run CREATE TABLE IF NOT EXISTS of the epoch table,
+	 * which is not safe against itself; the loser gets 23505 (unique
+	 * violation in pg_type), 42710 (type "baton_epoch" already exists; seen
+	 * in CI) or 42P07 (relation already exists). The retry finds the table. */
 	return state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
 				 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-				 strcmp(state, "23505") == 0);
+				 strcmp(state, "23505") == 0 || strcmp(state, "42710") == 0 ||
+				 strcmp(state, "42P07") == 0);
 }
 
 static void pg_fail(struct pg_attempt *a, const char *what, const struct baton_pg_result *r)
