@@ -698,8 +698,7 @@ void baton_coord_tick(struct baton_node *n)
 	 * from the leader is exactly the one that is not caught up, and it must
 	 * still fence itself when its lease runs out (found by jepsen/: an
 	 * isolated active region kept acting while another was promoted). */
-	for (unsigned g = 0; g < n->cfg.cluster.n_groups; g++)
-		holder_duties(n, g, now);
+	baton_coord_holder_kick(n);
 	if (!baton_node_caught_up(n))
 		return;
 	observer_duties(n);
