@@ -493,6 +493,37 @@ static void fail_interrupted(struct baton_node *n, const struct baton_group_stat
  * the transition's start; if no grant comes within twice the lease ttl (it
  * is cut off, lagging or down) the transition fails and says why.
  */
+/* Commit the first runnable pending step of @t as failed with @why, without
+ * running it. False if no step is runnable. */
+static bool fail_next_step(struct baton_node *n, const struct baton_group_state *g,
+			   const struct baton_transition_state *t, const char *why)
+{
+	for (unsigned i = 0; i < t->n_steps; i++) {
+		const struct baton_step_state *st = &t->steps[i];
+		Baton__Command cmd;
+		Baton__StepUpdate su = BATON__STEP_UPDATE__INIT;
+		char id[BATON_ID_LEN];
+
+		if (st->state != BATON__STEP_STATE__STEP_PENDING || !deps_done(t, st))
+			continue;
+		baton_node_cmd_init(n, &cmd, id, g->name);
+		su.transition_id = (char *)t->id;
+		su.step = (char *)st->name;
+		su.state = BATON__STEP_STATE__STEP_FAILED;
+		su.has_attempts = true;
+		su.attempts = st->attempts;
+		su.error = (char *)why;
+		su.has_at_ms = true;
+		su.at_ms = baton_wall_ms();
+		su.has_duration_ms = true;
+		su.duration_ms = 0;
+		cmd.body_case = BATON__COMMAND__BODY_STEP_UPDATE;
+		cmd.step_update = &su;
+		return baton_member_propose(&n->member, &cmd, NULL, NULL) == 0;
+	}
+	return false;
+}
+
 static bool holder_ready(struct baton_node *n, const struct baton_group_state *g,
 			 const struct baton_transition_state *t)
 {
@@ -515,10 +546,14 @@ static bool holder_ready(struct baton_node *n, const struct baton_group_state *g
 		snprintf(why, sizeof why,
 			 "%s's coordinator did not renew its lease for epoch %" PRIu64 " with the leader within %" PRIu64
 			 " ms (cut off, lagging or down); a region acts only while its coordinator holds the lease, so "
-			 "no further step ran: switch over or fail over again once it is back, or to another region",
+			 "this step did not run: retry-step once it is back, or switch over or fail over to another region",
 			 t->to, t->epoch, limit);
 		log_error("exec", "transition stopped", "group=%s id=%s reason=\"%s\"", g->name, t->id, why);
-		end_transition(n, g->name, t->id, BATON__TRANSITION_STATE__TRANSITION_FAILED, why);
+		/* Fail the step that would run next, with the reason: the transition
+		 * then fails like any other (next tick) and `batonctl retry-step`
+		 * resumes it once the coordinator is back. */
+		if (!fail_next_step(n, g, t, why))
+			end_transition(n, g->name, t->id, BATON__TRANSITION_STATE__TRANSITION_FAILED, why);
 		cg->holder_wait_epoch = 0;
 	}
 	return false;

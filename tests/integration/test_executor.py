@@ -187,9 +187,10 @@ class ExecutorTest(unittest.TestCase):
         tr = self.transition(timeout=40)
         self.assertEqual(tr["state"], "failed", tr)
         self.assertEqual(tr["to"], "us-east")
-        code, hist = self.c.leader().get("/v1/history?limit=10000")
-        ended = [e["text"] for e in hist["events"] if e["kind"] == "transition" and "failed" in e["text"]]
-        self.assertTrue(any("us-east's coordinator did not renew its lease" in t for t in ended), ended)
+        promote = tr["steps"][0]
+        self.assertEqual((promote["state"], promote["attempts"]), ("failed", 0), promote)
+        self.assertIn("us-east's coordinator did not renew its lease", promote["error"])
+        self.assertIn("retry-step", promote["error"])
         self.assertEqual(self.times("start", "promote"), [], "no step runs for a region without its lease")
 
     def test_after_the_leader_dies_mid_step_the_next_leader_resumes(self):
