@@ -201,25 +201,22 @@ static void commit_cb(void *data, int status, const struct baton_fsm_result *res
 	free(c);
 }
 
-static int commit_step(struct exec_step *s, int state, const char *error, const char *output, uint64_t duration,
-		       void (*next)(struct exec_step *, int, const struct baton_fsm_result *))
+/* Propose a StepUpdate for step @step of transition @transition, with the
+ * wall time it happened (display only). */
+static int propose_step_update(struct baton_node *n, const char *group, const char *transition, const char *step,
+			       int state, uint32_t attempts, const char *error, const char *output, uint64_t duration,
+			       baton_member_propose_cb cb, void *data)
 {
 	Baton__Command cmd;
 	Baton__StepUpdate su = BATON__STEP_UPDATE__INIT;
 	char id[BATON_ID_LEN];
-	struct commit *c = calloc(1, sizeof *c);
-	int rv;
 
-	if (c == NULL)
-		return -ENOMEM;
-	c->s = next != NULL ? s : NULL; /* without a continuation the step may be gone */
-	c->next = next;
-	baton_node_cmd_init(s->n, &cmd, id, s->group);
-	su.transition_id = s->transition;
-	su.step = s->name;
+	baton_node_cmd_init(n, &cmd, id, group);
+	su.transition_id = (char *)transition;
+	su.step = (char *)step;
 	su.state = state;
 	su.has_attempts = true;
-	su.attempts = s->attempt;
+	su.attempts = attempts;
 	su.error = (char *)error;
 	su.output = (char *)output;
 	su.has_at_ms = true;
@@ -228,7 +225,21 @@ static int commit_step(struct exec_step *s, int state, const char *error, const 
 	su.duration_ms = duration;
 	cmd.body_case = BATON__COMMAND__BODY_STEP_UPDATE;
 	cmd.step_update = &su;
-	rv = baton_member_propose(&s->n->member, &cmd, commit_cb, c);
+	return baton_member_propose(&n->member, &cmd, cb, data);
+}
+
+static int commit_step(struct exec_step *s, int state, const char *error, const char *output, uint64_t duration,
+		       void (*next)(struct exec_step *, int, const struct baton_fsm_result *))
+{
+	struct commit *c = calloc(1, sizeof *c);
+	int rv;
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->s = next != NULL ? s : NULL; /* without a continuation the step may be gone */
+	c->next = next;
+	rv = propose_step_update(s->n, s->group, s->transition, s->name, state, s->attempt, error, output, duration,
+				 commit_cb, c);
 	if (rv != 0)
 		free(c);
 	return rv;
@@ -480,6 +491,21 @@ static void fail_interrupted(struct baton_node *n, const struct baton_group_stat
 	end_transition(n, g->name, g->tr.id, BATON__TRANSITION_STATE__TRANSITION_FAILED, err);
 }
 
+/* Commit the first runnable pending step of @t as failed with @why, without
+ * running it. False if no step is runnable. */
+static bool fail_next_step(struct baton_node *n, const struct baton_group_state *g,
+			   const struct baton_transition_state *t, const char *why)
+{
+	for (unsigned i = 0; i < t->n_steps; i++) {
+		const struct baton_step_state *st = &t->steps[i];
+
+		if (st->state == BATON__STEP_STATE__STEP_PENDING && deps_done(t, st))
+			return propose_step_update(n, g->name, t->id, st->name, BATON__STEP_STATE__STEP_FAILED,
+						   st->attempts, why, NULL, 0, NULL, NULL) == 0;
+	}
+	return false;
+}
+
 /*
  * Nothing runs for a transition until the region taking over holds its lease
  * for the transition's epoch, granted by this leader. A region made to act
@@ -491,39 +517,9 @@ static void fail_interrupted(struct baton_node *n, const struct baton_group_stat
  * of that region then led to a failover with nothing to wait for, and both
  * regions took writes. The region's coordinator asks as soon as it applies
  * the transition's start; if no grant comes within twice the lease ttl (it
- * is cut off, lagging or down) the transition fails and says why.
+ * is cut off, lagging or down) the step that would run next fails with the
+ * reason, so the transition fails like any other and retry-step resumes it.
  */
-/* Commit the first runnable pending step of @t as failed with @why, without
- * running it. False if no step is runnable. */
-static bool fail_next_step(struct baton_node *n, const struct baton_group_state *g,
-			   const struct baton_transition_state *t, const char *why)
-{
-	for (unsigned i = 0; i < t->n_steps; i++) {
-		const struct baton_step_state *st = &t->steps[i];
-		Baton__Command cmd;
-		Baton__StepUpdate su = BATON__STEP_UPDATE__INIT;
-		char id[BATON_ID_LEN];
-
-		if (st->state != BATON__STEP_STATE__STEP_PENDING || !deps_done(t, st))
-			continue;
-		baton_node_cmd_init(n, &cmd, id, g->name);
-		su.transition_id = (char *)t->id;
-		su.step = (char *)st->name;
-		su.state = BATON__STEP_STATE__STEP_FAILED;
-		su.has_attempts = true;
-		su.attempts = st->attempts;
-		su.error = (char *)why;
-		su.has_at_ms = true;
-		su.at_ms = baton_wall_ms();
-		su.has_duration_ms = true;
-		su.duration_ms = 0;
-		cmd.body_case = BATON__COMMAND__BODY_STEP_UPDATE;
-		cmd.step_update = &su;
-		return baton_member_propose(&n->member, &cmd, NULL, NULL) == 0;
-	}
-	return false;
-}
-
 static bool holder_ready(struct baton_node *n, const struct baton_group_state *g,
 			 const struct baton_transition_state *t)
 {
@@ -549,9 +545,6 @@ static bool holder_ready(struct baton_node *n, const struct baton_group_state *g
 			 "this step did not run: retry-step once it is back, or switch over or fail over to another region",
 			 t->to, t->epoch, limit);
 		log_error("exec", "transition stopped", "group=%s id=%s reason=\"%s\"", g->name, t->id, why);
-		/* Fail the step that would run next, with the reason: the transition
-		 * then fails like any other (next tick) and `batonctl retry-step`
-		 * resumes it once the coordinator is back. */
 		if (!fail_next_step(n, g, t, why))
 			end_transition(n, g->name, t->id, BATON__TRANSITION_STATE__TRANSITION_FAILED, why);
 		cg->holder_wait_epoch = 0;

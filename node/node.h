@@ -81,10 +81,10 @@ struct baton_node {
 	bool recovery_proposing;
 };
 
-/* Initialise @cmd for proposing: a fresh cmd_id in @id, proposer and time. */
 /* Run the holder's duties and (on the leader) the executor on the next loop
  * turn rather than at the next tick. */
 void baton_node_kick_exec(struct baton_node *n);
+/* Initialise @cmd for proposing: a fresh cmd_id in @id, proposer and time. */
 void baton_node_cmd_init(struct baton_node *n, Baton__Command *cmd, char id[BATON_ID_LEN], const char *group);
 
 /* Parse argv, run until stopped, return the process exit code. */

@@ -59,10 +59,16 @@ static uint64_t peer_seq_base(const char *data_dir)
 	f = fopen(path, "re");
 	if (f != NULL) {
 		char *end = NULL;
-		if (fgets(buf, sizeof buf, f) == NULL ||
-		    (errno = 0, last = strtoull(buf, &end, 10), errno != 0 || end == buf || (*end != '\n' && *end != '\0')))
-			log_warn("peer", "ignoring an unreadable sequence file: requests start from the wall clock",
-				 "path=%s", path);
+		bool ok = fgets(buf, sizeof buf, f) != NULL && buf[0] >= '0' && buf[0] <= '9';
+		if (ok) {
+			errno = 0;
+			last = strtoull(buf, &end, 10);
+			/* Far from overflow: a counter this boot adds to must not wrap. */
+			ok = errno == 0 && (*end == '\n' || *end == '\0') && last <= UINT64_MAX / 2;
+		}
+		if (!ok)
+			log_warn("peer", "ignoring the sequence file: not one decimal number below 2^63; requests "
+				 "start from the wall clock", "path=%s", path);
 		else if (last + PEER_SEQ_BOOT_GAP > base)
 			base = last + PEER_SEQ_BOOT_GAP;
 		fclose(f);
