@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,7 +24,24 @@ from pdns import PowerDNS  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
 
 keep = "--keep" in sys.argv
-work = os.path.join(ROOT, "demo", "work", "run-%d" % os.getpid())
+
+
+def work_dir():
+    """demo/work/ in the checkout, unless the checkout sits under a directory
+    other users cannot enter (a clone in /root, or in a 0700 mktemp dir):
+    PostgreSQL runs as the postgres user and must reach its data dirs, so
+    then a fresh 0755 dir under the system's temp dir."""
+    p = ROOT
+    while p != os.path.dirname(p):
+        if not os.stat(p).st_mode & 0o001:
+            d = tempfile.mkdtemp(prefix="baton-demo-")
+            os.chmod(d, 0o755)
+            return d
+        p = os.path.dirname(p)
+    return os.path.join(ROOT, "demo", "work", "run-%d" % os.getpid())
+
+
+work = work_dir()
 REGIONS = (("eu-west", 100), ("us-east", 90), ("ap-south", 80))
 ADDR = {"eu-west": "127.0.0.11", "us-east": "127.0.0.12", "ap-south": "127.0.0.13"}
 
